@@ -1,0 +1,93 @@
+"""BIP-340 Schnorr signatures over secp256k1 (ARCHITECTURE decision 5).
+
+Objects are signed as ``SHA256(JCS(object without its signature field))`` with 32
+fresh random aux bytes; signatures and x-only keys travel as lower-case hex.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from coincurve import PrivateKey, PublicKeyXOnly
+
+from lnhive.core.canonical import canonical_hash, without
+from lnhive.core.errors import InvalidInput
+
+
+def _private_key(secret: bytes) -> PrivateKey:
+    if not isinstance(secret, bytes) or len(secret) != 32:
+        raise InvalidInput("secret key must be 32 bytes")
+    try:
+        return PrivateKey(secret)
+    except ValueError as exc:
+        raise InvalidInput("secret key is not a valid secp256k1 scalar") from exc
+
+
+def xonly_pubkey(secret: bytes) -> bytes:
+    """The 32-byte x-only public key of ``secret``."""
+    key = _private_key(secret)
+    out: bytes = PublicKeyXOnly.from_secret(key.secret).format()
+    return out
+
+
+def sign(secret: bytes, msg32: bytes, aux: bytes | None = None) -> bytes:
+    """A 64-byte BIP-340 signature of the 32-byte ``msg32``.
+
+    ``aux`` is the 32-byte auxiliary randomness; ``None`` draws 32 fresh bytes from
+    :func:`os.urandom` (pass explicit bytes only for test vectors).
+    """
+    if len(msg32) != 32:
+        raise InvalidInput("BIP-340 message must be 32 bytes")
+    if aux is None:
+        aux = os.urandom(32)
+    elif len(aux) != 32:
+        raise InvalidInput("BIP-340 aux randomness must be 32 bytes")
+    key = _private_key(secret)
+    sig: bytes = key.sign_schnorr(msg32, aux)
+    return sig
+
+
+def verify(xonly: bytes, msg32: bytes, sig: bytes) -> bool:
+    """Whether ``sig`` is a valid BIP-340 signature of ``msg32`` by ``xonly``.
+
+    Never raises: malformed keys, messages or signatures give ``False``.
+    """
+    try:
+        if len(xonly) != 32 or len(msg32) != 32 or len(sig) != 64:
+            return False
+        ok: bool = PublicKeyXOnly(bytes(xonly)).verify(bytes(sig), bytes(msg32))
+        return ok
+    except (ValueError, TypeError):
+        return False
+
+
+def object_digest(obj: Mapping[str, Any], sig_field: str = "sig") -> bytes:
+    """SHA-256 of the JCS of ``obj`` without ``sig_field``: the 32 bytes that are signed."""
+    return canonical_hash(without(obj, sig_field))
+
+
+def sign_object(secret: bytes, obj: Mapping[str, Any], sig_field: str = "sig") -> str:
+    """Hex BIP-340 signature over :func:`object_digest` of ``obj``."""
+    return sign(secret, object_digest(obj, sig_field)).hex()
+
+
+def verify_object(xonly_hex: str, obj: Mapping[str, Any], sig_field: str = "sig") -> bool:
+    """Whether ``obj[sig_field]`` is a valid signature of ``obj`` by ``xonly_hex``.
+
+    Never raises: a missing or malformed signature or key, or an object that cannot
+    be canonicalised, gives ``False``.
+    """
+    try:
+        sig_hex = obj.get(sig_field)
+        if not isinstance(sig_hex, str) or not isinstance(xonly_hex, str):
+            return False
+        if len(sig_hex) != 128 or len(xonly_hex) != 64:
+            return False
+        sig = bytes.fromhex(sig_hex)
+        xonly = bytes.fromhex(xonly_hex)
+        digest = object_digest(obj, sig_field)
+    except (ValueError, InvalidInput):
+        return False
+    return verify(xonly, digest, sig)

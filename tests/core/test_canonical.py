@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import json
+import math
+import random
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lnhive.core.canonical import canonical_hash, canonical_json, without
+from lnhive.core.errors import InvalidInput
+from lnhive.core.hashing import sha256
+
+MAX_SAFE = 2**53 - 1
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-MAX_SAFE, max_value=MAX_SAFE)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def _parse(data: bytes) -> Any:
+    """Parse JSON as JCS sees it: every number is an IEEE double, so an integer
+    literal beyond the safe range is read as a float."""
+
+    def parse_int(s: str) -> int | float:
+        n = int(s)
+        return n if abs(n) <= MAX_SAFE else float(n)
+
+    return json.loads(data, parse_int=parse_int)
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {k: _shuffled(v, rng) for k, v in items}
+    if isinstance(value, list):
+        return [_shuffled(v, rng) for v in value]
+    return value
+
+
+@given(json_values, st.randoms(use_true_random=False))
+def test_key_order_does_not_matter(value: Any, rng: random.Random) -> None:
+    assert canonical_json(_shuffled(value, rng)) == canonical_json(value)
+
+
+@given(json_values)
+def test_idempotent(value: Any) -> None:
+    once = canonical_json(value)
+    assert canonical_json(_parse(once)) == once
+    # Canonical output is compact, valid UTF-8 JSON.
+    once.decode("utf-8")
+
+
+@given(st.dictionaries(st.text(max_size=8), st.integers(-1000, 1000), min_size=1))
+def test_object_keys_sorted(value: dict[str, int]) -> None:
+    parsed = json.loads(canonical_json(value))
+    keys = list(parsed)
+    assert keys == sorted(keys, key=lambda k: k.encode("utf-16-be"))
+
+
+# RFC 8785 section 3.2.2 / 3.2.3: the sample object and its canonical form.
+RFC8785_SAMPLE_INPUT = (
+    '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],'
+    ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",'
+    ' "literals": [null, true, false]}'
+)
+RFC8785_SAMPLE_OUTPUT = (
+    '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+    '"string":"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+)
+
+
+def test_rfc8785_sample_object() -> None:
+    assert canonical_json(json.loads(RFC8785_SAMPLE_INPUT)) == RFC8785_SAMPLE_OUTPUT.encode()
+
+
+def test_rfc8785_sorting_example() -> None:
+    # RFC 8785 section 3.2.3: keys sorted by their UTF-16 code units.
+    value = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
+    keys = list(json.loads(canonical_json(value)))
+    assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
+
+
+# RFC 8785 Appendix B, "Number Serialization Samples": IEEE 754 bit pattern -> JCS text.
+RFC8785_APPENDIX_B = [
+    ("0000000000000000", "0"),
+    ("8000000000000000", "0"),
+    ("0000000000000001", "5e-324"),
+    ("8000000000000001", "-5e-324"),
+    ("7fefffffffffffff", "1.7976931348623157e+308"),
+    ("ffefffffffffffff", "-1.7976931348623157e+308"),
+    ("4340000000000000", "9007199254740992"),
+    ("c340000000000000", "-9007199254740992"),
+    ("4430000000000000", "295147905179352830000"),
+    ("44b52d02c7e14af5", "9.999999999999997e+22"),
+    ("44b52d02c7e14af6", "1e+23"),
+    ("44b52d02c7e14af7", "1.0000000000000001e+23"),
+    ("444b1ae4d6e2ef4e", "999999999999999700000"),
+    ("444b1ae4d6e2ef4f", "999999999999999900000"),
+    ("444b1ae4d6e2ef50", "1e+21"),
+    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"),
+    ("3eb0c6f7a0b5ed8d", "0.000001"),
+    ("41b3de4355555553", "333333333.3333332"),
+    ("41b3de4355555554", "333333333.33333325"),
+    ("41b3de4355555555", "333333333.3333333"),
+    ("41b3de4355555556", "333333333.3333334"),
+    ("41b3de4355555557", "333333333.33333343"),
+    ("becbf647612f3696", "-0.0000033333333333333333"),
+    ("43143ff3c1cb0959", "1424953923781206.2"),
+]
+
+
+@pytest.mark.parametrize(("bits", "expected"), RFC8785_APPENDIX_B)
+def test_rfc8785_number_samples(bits: str, expected: str) -> None:
+    value = struct.unpack(">d", bytes.fromhex(bits))[0]
+    assert canonical_json(value) == expected.encode()
+
+
+@pytest.mark.parametrize("bits", ["7fffffffffffffff", "7ff0000000000000", "fff0000000000000"])
+def test_rfc8785_non_finite_samples_rejected(bits: str) -> None:
+    # Appendix B lists NaN and +-Infinity as errors.
+    value = struct.unpack(">d", bytes.fromhex(bits))[0]
+    assert not math.isfinite(value)
+    with pytest.raises(InvalidInput) as info:
+        canonical_json({"x": value})
+    assert info.value.rpc_message().startswith("invalid_input: ")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"bytes",
+        {1: "non-string key"},
+        {"set": {1, 2}},
+        object(),
+        2**53,
+        -(2**53),
+        "\ud800",
+    ],
+)
+def test_non_json_values_rejected(bad: object) -> None:
+    with pytest.raises(InvalidInput):
+        canonical_json(bad)
+
+
+def test_compact_sorted_nested() -> None:
+    assert canonical_json({"b": [1, {"d": None, "c": True}], "a": "x"}) == (
+        b'{"a":"x","b":[1,{"c":true,"d":null}]}'
+    )
+    assert canonical_json(5.0) == b"5"
+    assert canonical_json(-0.0) == b"0"
+    assert canonical_json((1, 2)) == b"[1,2]"
+    assert canonical_json(MAX_SAFE) == b"9007199254740991"
+
+
+def test_canonical_hash() -> None:
+    obj = {"b": 1, "a": 2}
+    assert canonical_hash(obj) == sha256(b'{"a":2,"b":1}')
+    assert canonical_hash({"a": 2, "b": 1}) == canonical_hash(obj)
+    assert canonical_hash({"a": 2, "b": 2}) != canonical_hash(obj)
+
+
+def test_without() -> None:
+    obj = {"a": 1, "sig": "00", "proof": {"x": 1}}
+    out = without(obj, "sig", "proof")
+    assert out == {"a": 1}
+    assert obj == {"a": 1, "sig": "00", "proof": {"x": 1}}  # untouched
+    assert without(obj, "missing") == obj
+    assert without(obj, "missing") is not obj
+    nested = without(obj, "sig")
+    assert nested["proof"] is obj["proof"]  # shallow
