@@ -156,6 +156,13 @@ class NodeApi(Protocol):
         paid_at?, payment_preimage?, ...}]}``."""
         ...
 
+    def delinvoice(self, *, label: str | int, status: str, desconly: bool | None = None) -> Json:
+        """Delete invoice ``label`` if its status is ``status`` (``paid``, ``expired`` or
+        ``unpaid``), or with ``desconly`` only remove its description; returns the invoice
+        as listinvoices shows it. 905 unknown label, 906 status differs (``data``:
+        ``{current_status, expected_status}``), 908 description already removed."""
+        ...
+
     def xpay(
         self,
         *,
@@ -169,6 +176,24 @@ class NodeApi(Protocol):
     ) -> Json:
         """``{payment_preimage, failed_parts, successful_parts, amount_msat,
         amount_sent_msat}``."""
+        ...
+
+    def pay(
+        self,
+        *,
+        bolt11: str,
+        amount_msat: Amount | None = None,
+        label: str | None = None,
+        maxfeepercent: float | None = None,
+        retry_for: int | None = None,
+        maxdelay: int | None = None,
+        exemptfee: Amount | None = None,
+        maxfee: Amount | None = None,
+        description: str | None = None,
+    ) -> Json:
+        """Deprecated in CLN v26.06 (refused when ``allow-deprecated-apis`` is false);
+        prefer :meth:`xpay`. ``{payment_preimage, destination?, payment_hash, created_at,
+        parts, amount_msat, amount_sent_msat, status}``."""
         ...
 
     def keysend(
@@ -242,6 +267,19 @@ class NodeApi(Protocol):
         """``{pays: [...one per payment attempt group]}``."""
         ...
 
+    def delpay(
+        self,
+        *,
+        payment_hash: str,
+        status: str,
+        partid: int | None = None,
+        groupid: int | None = None,
+    ) -> Json:
+        """Delete the ``complete`` or ``failed`` parts of a payment (one part when
+        ``partid`` and ``groupid`` are given): ``{payments: [...the deleted parts]}``;
+        208 when there is no such payment or its status differs."""
+        ...
+
     def getroutes(
         self,
         *,
@@ -298,6 +336,23 @@ class NodeApi(Protocol):
 
     def deldatastore(self, *, key: str | list[str], generation: int | None = None) -> Json:
         """The deleted entry ``{key, generation, hex, string?}``."""
+        ...
+
+    def newaddr(self, *, addresstype: str | None = None) -> Json:
+        """A wallet address: ``{p2tr}`` by default, ``{bech32}``, or both with ``all``."""
+        ...
+
+    def withdraw(
+        self,
+        *,
+        destination: str,
+        satoshi: Amount,
+        feerate: str | int | None = None,
+        minconf: int | None = None,
+        utxos: list[str] | None = None,
+    ) -> Json:
+        """Send ``satoshi`` (sat, or ``"all"``) of on-chain funds to ``destination``:
+        ``{tx, txid, psbt}``; 301 when the wallet cannot afford it, 302 below dust."""
         ...
 
     def call(self, method: str, params: Json | None = None) -> Json:

@@ -1,43 +1,39 @@
 """``InProcessNode``: the :class:`~lnhive.cln.api.NodeApi` of one node of the model.
 
-Calls run synchronously against the :class:`~.model.Network`: hooks are answered by
-``answer`` (default ``{"result": "continue"}``), custom messages are delivered at once,
-and the node's notifications go to ``on_event`` if given. Failures raise
-:class:`lnhive.sim.errors.RpcError` with CLN's codes and messages.
+A thin synchronous driver over :class:`~.commands.NodeCommands`: a call is bound as
+lightningd binds it (:func:`lnhive.sim.params.bind_params`, with CLN's parameter
+errors), run, and if the command passes hook points its generator is driven at once,
+every hook answered by ``answer`` (default ``{"result": "continue"}``). Custom messages a
+call queued are delivered before it returns. The node's notifications go to
+``on_event`` if given. Failures raise :class:`lnhive.sim.errors.RpcError` with CLN's
+codes and messages.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
-from lnhive.core.amounts import AmountError, parse_msat_or_any, parse_sat_or_all
-from lnhive.sim.errors import INVALID_PARAMS, LIGHTNINGD, METHOD_NOT_FOUND, RpcError
-from lnhive.sim.network import payviews, views
-from lnhive.sim.network.datastore import as_key
+from lnhive.sim.errors import METHOD_NOT_FOUND, RpcError
+from lnhive.sim.network.commands import COMMANDS, NodeCommands
 from lnhive.sim.network.events import Event, HookCall
-from lnhive.sim.network.inprocess_pay import PaymentCalls, msat_param
-from lnhive.sim.network.invoices import (
-    DEFAULT_CLTV,
-    DEFAULT_EXPIRY,
-    INVOICE_EXPIRED_DURING_WAIT,
-    create_invoice,
-    decode,
-)
-from lnhive.sim.network.messages import mailer
+from lnhive.sim.network.messages import deliver_pending, has_pending
 from lnhive.sim.network.model import Network
+from lnhive.sim.network.payments import run_sync
+from lnhive.sim.params import bind_params
 
 Json = dict[str, Any]
 Answer = Callable[[HookCall], dict[str, Any]]
-SIGNMESSAGE_PUBKEY_NOT_FOUND = 1301
-CONNECT_NO_KNOWN_ADDRESS = 400
+Amount = int | str
+Hooks = Generator[HookCall, dict[str, Any], Any]
 
 
-_msat = msat_param
+def _given(**kwargs: Any) -> Json:
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
-class InProcessNode(PaymentCalls):
+class InProcessNode:
     """One node of ``network`` behind the NodeApi protocol."""
 
     def __init__(
@@ -50,6 +46,7 @@ class InProcessNode(PaymentCalls):
     ) -> None:
         self.net = network
         self.node_id = network.node(node).node_id
+        self.commands = NodeCommands(network, self.node_id)
         self.answer = answer
         self._unsubscribe: Callable[[], None] | None = None
         if on_event is not None:
@@ -66,12 +63,27 @@ class InProcessNode(PaymentCalls):
             self._unsubscribe()
             self._unsubscribe = None
 
+    def call(self, method: str, params: Json | None = None) -> Json:
+        """Any served command by name (named or positional params, CLN's binding)."""
+        if method not in COMMANDS:
+            raise RpcError(METHOD_NOT_FOUND, f"Unknown command '{method}'")
+        args = bind_params(method, {} if params is None else params)
+        out: Any = self.commands.invoke(method, args)
+        try:
+            if inspect.isgenerator(out):
+                out = run_sync(cast(Hooks, out), self.answer)
+        finally:
+            if has_pending(self.net):
+                run_sync(deliver_pending(self.net), self.answer)
+        result: Json = out
+        return result
+
     # -- information -----------------------------------------------------------
     def getinfo(self) -> Json:
-        return views.getinfo(self.net, self.node_id)
+        return self.call("getinfo")
 
     def listpeers(self, *, id: str | None = None) -> Json:
-        return views.listpeers(self.net, self.node_id, id)
+        return self.call("listpeers", _given(id=id))
 
     def listpeerchannels(
         self,
@@ -80,7 +92,10 @@ class InProcessNode(PaymentCalls):
         short_channel_id: str | None = None,
         channel_id: str | None = None,
     ) -> Json:
-        return views.listpeerchannels(self.net, self.node_id, id, short_channel_id, channel_id)
+        return self.call(
+            "listpeerchannels",
+            _given(id=id, short_channel_id=short_channel_id, channel_id=channel_id),
+        )
 
     def listchannels(
         self,
@@ -89,13 +104,16 @@ class InProcessNode(PaymentCalls):
         source: str | None = None,
         destination: str | None = None,
     ) -> Json:
-        return views.listchannels(self.net, self.node_id, short_channel_id, source, destination)
+        return self.call(
+            "listchannels",
+            _given(short_channel_id=short_channel_id, source=source, destination=destination),
+        )
 
     def listnodes(self, *, id: str | None = None) -> Json:
-        return views.listnodes(self.net, self.node_id, id)
+        return self.call("listnodes", _given(id=id))
 
     def listfunds(self, *, spent: bool | None = None) -> Json:
-        return views.listfunds(self.net, self.node_id, bool(spent))
+        return self.call("listfunds", _given(spent=spent))
 
     def listforwards(
         self,
@@ -107,8 +125,16 @@ class InProcessNode(PaymentCalls):
         start: int | None = None,
         limit: int | None = None,
     ) -> Json:
-        return views.listforwards(
-            self.net, self.node_id, status, in_channel, out_channel, index, start, limit
+        return self.call(
+            "listforwards",
+            _given(
+                status=status,
+                in_channel=in_channel,
+                out_channel=out_channel,
+                index=index,
+                start=start,
+                limit=limit,
+            ),
         )
 
     def listhtlcs(
@@ -119,115 +145,101 @@ class InProcessNode(PaymentCalls):
         start: int | None = None,
         limit: int | None = None,
     ) -> Json:
-        return views.listhtlcs(self.net, self.node_id, id, index, start, limit)
+        return self.call("listhtlcs", _given(id=id, index=index, start=start, limit=limit))
 
     def listclosedchannels(self, *, id: str | None = None) -> Json:
-        return views.listclosedchannels(self.net, self.node_id, id)
+        return self.call("listclosedchannels", _given(id=id))
 
     def feerates(self, *, style: str) -> Json:
-        return views.feerates(style)
+        return self.call("feerates", {"style": style})
 
     # -- peers and channels ----------------------------------------------------
     def setchannel(
         self,
         *,
         id: str,
-        feebase: int | str | None = None,
+        feebase: Amount | None = None,
         feeppm: int | None = None,
-        htlcmin: int | str | None = None,
-        htlcmax: int | str | None = None,
+        htlcmin: Amount | None = None,
+        htlcmax: Amount | None = None,
         enforcedelay: int | None = None,
         ignorefeelimits: bool | None = None,
     ) -> Json:
-        chans = self.net.setchannel(
-            self.node_id,
-            id,
-            feebase=None if feebase is None else _msat("feebase", feebase),
-            feeppm=feeppm,
-            htlcmin=None if htlcmin is None else _msat("htlcmin", htlcmin),
-            htlcmax=None if htlcmax is None else _msat("htlcmax", htlcmax),
-            enforcedelay=600 if enforcedelay is None else enforcedelay,
-            ignorefeelimits=ignorefeelimits,
+        return self.call(
+            "setchannel",
+            _given(
+                id=id,
+                feebase=feebase,
+                feeppm=feeppm,
+                htlcmin=htlcmin,
+                htlcmax=htlcmax,
+                enforcedelay=enforcedelay,
+                ignorefeelimits=ignorefeelimits,
+            ),
         )
-        return {"channels": chans}
 
     def connect(self, *, id: str, host: str | None = None, port: int | None = None) -> Json:
-        peer = id.split("@", 1)[0]
-        if peer not in self.net.nodes:
-            raise RpcError(CONNECT_NO_KNOWN_ADDRESS, "Unable to connect, no address known for peer")
-        return self.net.connect(self.node_id, peer)
+        return self.call("connect", _given(id=id, host=host, port=port))
 
     def disconnect(self, *, id: str, force: bool | None = None) -> Json:
-        if id not in self.net.nodes:
-            raise RpcError(LIGHTNINGD, "Unknown peer")
-        self.net.disconnect(self.node_id, id, force=bool(force))
-        return {}
+        return self.call("disconnect", _given(id=id, force=force))
 
     def fundchannel(
         self,
         *,
         id: str,
-        amount: int | str,
+        amount: Amount,
         feerate: str | int | None = None,
         announce: bool | None = None,
         minconf: int | None = None,
-        push_msat: int | str | None = None,
+        push_msat: Amount | None = None,
         mindepth: int | None = None,
-        reserve: int | str | None = None,
+        reserve: Amount | None = None,
     ) -> Json:
-        try:
-            amt = parse_sat_or_all(amount)
-        except AmountError as exc:
-            raise RpcError(INVALID_PARAMS, f"amount: {exc.reason}: invalid token") from None
-        _, result = self.net.fundchannel(
-            self.node_id,
-            id,
-            amt,
-            announce=True if announce is None else announce,
-            push_msat=0 if push_msat is None else _msat("push_msat", push_msat),
-            mindepth=mindepth,
+        return self.call(
+            "fundchannel",
+            _given(
+                id=id,
+                amount=amount,
+                feerate=feerate,
+                announce=announce,
+                minconf=minconf,
+                push_msat=push_msat,
+                mindepth=mindepth,
+                reserve=reserve,
+            ),
         )
-        return result
 
     def close(
         self, *, id: str, unilateraltimeout: int | None = None, destination: str | None = None
     ) -> Json:
-        """Mutual close with a connected peer; unilateral at once otherwise (the model does
-        not wait out ``unilateraltimeout``)."""
-        return self.net.close(self.node_id, id)
+        return self.call(
+            "close",
+            _given(id=id, unilateraltimeout=unilateraltimeout, destination=destination),
+        )
 
     # -- invoices ----------------------------------------------------------------
     def invoice(
         self,
         *,
-        amount_msat: int | str,
+        amount_msat: Amount,
         label: str | int,
         description: str,
         expiry: int | None = None,
         preimage: str | None = None,
         cltv: int | None = None,
     ) -> Json:
-        try:
-            amt = parse_msat_or_any(amount_msat)
-        except AmountError as exc:
-            raise RpcError(INVALID_PARAMS, f"amount_msat: {exc.reason}: invalid token") from None
-        inv = create_invoice(
-            self.net,
-            self.node_id,
-            amount_msat=None if amt == "any" else amt,
-            label=str(label),
-            description=description,
-            expiry=DEFAULT_EXPIRY if expiry is None else expiry,
-            preimage=preimage,
-            cltv=DEFAULT_CLTV if cltv is None else cltv,
+        return self.call(
+            "invoice",
+            _given(
+                amount_msat=amount_msat,
+                label=label,
+                description=description,
+                expiry=expiry,
+                preimage=preimage,
+                cltv=cltv,
+            ),
         )
-        return {
-            "bolt11": inv.bolt11,
-            "payment_hash": inv.payment_hash,
-            "payment_secret": inv.payment_secret,
-            "expires_at": inv.expires_at,
-            "created_index": inv.created_index,
-        }
 
     def listinvoices(
         self,
@@ -240,79 +252,269 @@ class InProcessNode(PaymentCalls):
         start: int | None = None,
         limit: int | None = None,
     ) -> Json:
-        return payviews.listinvoices(
-            self.net, self.node_id, label, invstring, payment_hash, offer_id, index, start, limit
+        return self.call(
+            "listinvoices",
+            _given(
+                label=label,
+                invstring=invstring,
+                payment_hash=payment_hash,
+                offer_id=offer_id,
+                index=index,
+                start=start,
+                limit=limit,
+            ),
         )
 
     def waitinvoice(self, *, label: str | int) -> Json:
         """In-process the wait cannot block: a paid invoice answers, an expired one fails
-        with 903, an unpaid one fails with -1 (a socket driver waits instead)."""
-        now = self.net.clock.now()
-        inv = self._node.invoices.by_label.get(str(label))
-        if inv is None:
-            raise RpcError(LIGHTNINGD, "Label not found")
-        st = inv.status(now)
-        if st == "expired":
-            raise RpcError(INVOICE_EXPIRED_DURING_WAIT, "invoice expired during wait")
-        if st == "unpaid":
-            raise RpcError(LIGHTNINGD, "invoice not paid (in-process waitinvoice cannot block)")
-        out: Json = inv.to_json(now)
-        return out
+        with 903, an unpaid one fails with -1."""
+        return self.call("waitinvoice", {"label": label})
+
+    def delinvoice(self, *, label: str | int, status: str, desconly: bool | None = None) -> Json:
+        return self.call("delinvoice", _given(label=label, status=status, desconly=desconly))
 
     def decode(self, *, string: str) -> Json:
-        try:
-            return decode(string, full=True).to_json()
-        except ValueError as exc:
-            raise RpcError(INVALID_PARAMS, f"string: {exc}") from None
+        return self.call("decode", {"string": string})
+
+    # -- payments ----------------------------------------------------------------
+    def xpay(
+        self,
+        *,
+        invstring: str,
+        amount_msat: Amount | None = None,
+        maxfee: Amount | None = None,
+        layers: list[str] | None = None,
+        retry_for: int | None = None,
+        partial_msat: Amount | None = None,
+        maxdelay: int | None = None,
+    ) -> Json:
+        return self.call(
+            "xpay",
+            _given(
+                invstring=invstring,
+                amount_msat=amount_msat,
+                maxfee=maxfee,
+                layers=layers,
+                retry_for=retry_for,
+                partial_msat=partial_msat,
+                maxdelay=maxdelay,
+            ),
+        )
+
+    def pay(
+        self,
+        *,
+        bolt11: str,
+        amount_msat: Amount | None = None,
+        label: str | None = None,
+        maxfeepercent: float | None = None,
+        retry_for: int | None = None,
+        maxdelay: int | None = None,
+        exemptfee: Amount | None = None,
+        maxfee: Amount | None = None,
+        description: str | None = None,
+    ) -> Json:
+        return self.call(
+            "pay",
+            _given(
+                bolt11=bolt11,
+                amount_msat=amount_msat,
+                label=label,
+                maxfeepercent=maxfeepercent,
+                retry_for=retry_for,
+                maxdelay=maxdelay,
+                exemptfee=exemptfee,
+                maxfee=maxfee,
+                description=description,
+            ),
+        )
+
+    def keysend(
+        self,
+        *,
+        destination: str,
+        amount_msat: Amount,
+        label: str | None = None,
+        maxfeepercent: float | None = None,
+        retry_for: int | None = None,
+        maxdelay: int | None = None,
+        exemptfee: Amount | None = None,
+        maxfee: Amount | None = None,
+    ) -> Json:
+        return self.call(
+            "keysend",
+            _given(
+                destination=destination,
+                amount_msat=amount_msat,
+                label=label,
+                maxfeepercent=maxfeepercent,
+                retry_for=retry_for,
+                maxdelay=maxdelay,
+                exemptfee=exemptfee,
+                maxfee=maxfee,
+            ),
+        )
+
+    def sendpay(
+        self,
+        *,
+        route: list[Json],
+        payment_hash: str,
+        label: str | None = None,
+        amount_msat: Amount | None = None,
+        bolt11: str | None = None,
+        payment_secret: str | None = None,
+        partid: int | None = None,
+        groupid: int | None = None,
+        description: str | None = None,
+    ) -> Json:
+        return self.call(
+            "sendpay",
+            _given(
+                route=route,
+                payment_hash=payment_hash,
+                label=label,
+                amount_msat=amount_msat,
+                bolt11=bolt11,
+                payment_secret=payment_secret,
+                partid=partid,
+                groupid=groupid,
+                description=description,
+            ),
+        )
+
+    def waitsendpay(
+        self,
+        *,
+        payment_hash: str,
+        timeout: int | None = None,
+        partid: int | None = None,
+        groupid: int | None = None,
+    ) -> Json:
+        return self.call(
+            "waitsendpay",
+            _given(payment_hash=payment_hash, timeout=timeout, partid=partid, groupid=groupid),
+        )
+
+    def listsendpays(
+        self,
+        *,
+        bolt11: str | None = None,
+        payment_hash: str | None = None,
+        status: str | None = None,
+        index: str | None = None,
+        start: int | None = None,
+        limit: int | None = None,
+    ) -> Json:
+        return self.call(
+            "listsendpays",
+            _given(
+                bolt11=bolt11,
+                payment_hash=payment_hash,
+                status=status,
+                index=index,
+                start=start,
+                limit=limit,
+            ),
+        )
+
+    def listpays(
+        self,
+        *,
+        bolt11: str | None = None,
+        payment_hash: str | None = None,
+        status: str | None = None,
+        index: str | None = None,
+        start: int | None = None,
+        limit: int | None = None,
+    ) -> Json:
+        return self.call(
+            "listpays",
+            _given(
+                bolt11=bolt11,
+                payment_hash=payment_hash,
+                status=status,
+                index=index,
+                start=start,
+                limit=limit,
+            ),
+        )
+
+    def delpay(
+        self,
+        *,
+        payment_hash: str,
+        status: str,
+        partid: int | None = None,
+        groupid: int | None = None,
+    ) -> Json:
+        return self.call(
+            "delpay",
+            _given(payment_hash=payment_hash, status=status, partid=partid, groupid=groupid),
+        )
+
+    def getroute(
+        self,
+        *,
+        id: str,
+        amount_msat: Amount,
+        riskfactor: int,
+        cltv: int | None = None,
+        fromid: str | None = None,
+        exclude: list[str] | None = None,
+        maxhops: int | None = None,
+    ) -> Json:
+        return self.call(
+            "getroute",
+            _given(
+                id=id,
+                amount_msat=amount_msat,
+                riskfactor=riskfactor,
+                cltv=cltv,
+                fromid=fromid,
+                exclude=exclude,
+                maxhops=maxhops,
+            ),
+        )
+
+    def getroutes(
+        self,
+        *,
+        source: str,
+        destination: str,
+        amount_msat: Amount,
+        layers: list[str],
+        maxfee_msat: Amount,
+        final_cltv: int,
+        maxdelay: int | None = None,
+        maxparts: int | None = None,
+    ) -> Json:
+        return self.call(
+            "getroutes",
+            _given(
+                source=source,
+                destination=destination,
+                amount_msat=amount_msat,
+                layers=layers,
+                maxfee_msat=maxfee_msat,
+                final_cltv=final_cltv,
+                maxdelay=maxdelay,
+                maxparts=maxparts,
+            ),
+        )
 
     # -- messages and keys ---------------------------------------------------------
     def sendcustommsg(self, *, node_id: str, msg: str) -> Json:
-        m = mailer(self.net)
-        out = m.send(self.node_id, node_id, msg)
-        self._run(m.deliver())
-        return out
+        return self.call("sendcustommsg", {"node_id": node_id, "msg": msg})
 
     def signmessage(self, *, message: str) -> Json:
-        from lnhive.core.errors import InvalidInput
-        from lnhive.core.signmessage import sign_message
-
-        try:
-            signed = sign_message(self._node.secret, message)
-        except InvalidInput as exc:
-            raise RpcError(INVALID_PARAMS, str(exc)) from None
-        return {"signature": signed.signature, "recid": signed.recid, "zbase": signed.zbase}
+        return self.call("signmessage", {"message": message})
 
     def checkmessage(self, *, message: str, zbase: str, pubkey: str | None = None) -> Json:
-        from lnhive.core.signmessage import ZbaseError, recover_pubkey
-
-        try:
-            key = recover_pubkey(message, zbase)
-        except ZbaseError as exc:
-            raise RpcError(INVALID_PARAMS, str(exc)) from None
-        if key is None:
-            return {"verified": False}
-        recovered = key.hex()
-        if pubkey is not None:
-            return {"pubkey": recovered, "verified": recovered == pubkey}
-        known = {n["nodeid"] for n in views.listnodes(self.net, self.node_id)["nodes"]}
-        if recovered not in known:
-            raise RpcError(
-                SIGNMESSAGE_PUBKEY_NOT_FOUND,
-                "pubkey not found in the graph",
-                {"claimed_key": recovered},
-            )
-        return {"pubkey": recovered, "verified": True}
+        return self.call("checkmessage", _given(message=message, zbase=zbase, pubkey=pubkey))
 
     def makesecret(self, *, hex: str | None = None, string: str | None = None) -> Json:
-        from lnhive.core.derive import hkdf_secret
-
-        if (hex is None) == (string is None):
-            raise RpcError(INVALID_PARAMS, "Must specify exactly one of hex or string")
-        try:
-            info = bytes.fromhex(hex) if hex is not None else (string or "").encode()
-        except ValueError:
-            raise RpcError(INVALID_PARAMS, "hex: should be a hex value: invalid token") from None
-        return {"secret": hkdf_secret(self._node.secret, info).hex()}
+        return self.call("makesecret", _given(hex=hex, string=string))
 
     def datastore(
         self,
@@ -323,75 +525,40 @@ class InProcessNode(PaymentCalls):
         mode: str | None = None,
         generation: int | None = None,
     ) -> Json:
-        if (string is None) == (hex is None):
-            raise RpcError(INVALID_PARAMS, "Must have either hex or string")
-        data = string.encode() if string is not None else bytes.fromhex(hex or "")
-        out: Json = self._node.datastore.put(as_key(key), data, mode or "must-create", generation)
-        return out
+        return self.call(
+            "datastore",
+            _given(key=key, string=string, hex=hex, mode=mode, generation=generation),
+        )
 
     def listdatastore(self, *, key: str | list[str] | None = None) -> Json:
-        return {"datastore": self._node.datastore.list(None if key is None else as_key(key))}
+        return self.call("listdatastore", _given(key=key))
 
     def deldatastore(self, *, key: str | list[str], generation: int | None = None) -> Json:
-        out: Json = self._node.datastore.delete(as_key(key), generation)
-        return out
+        return self.call("deldatastore", _given(key=key, generation=generation))
 
-    # -- escape hatch ----------------------------------------------------------------
-    _METHODS = frozenset(
-        {
-            "getinfo",
-            "listpeers",
-            "listpeerchannels",
-            "listchannels",
-            "listnodes",
-            "listfunds",
-            "listforwards",
-            "listhtlcs",
-            "listclosedchannels",
-            "feerates",
-            "setchannel",
-            "connect",
-            "disconnect",
-            "fundchannel",
-            "close",
-            "invoice",
-            "listinvoices",
-            "waitinvoice",
-            "decode",
-            "xpay",
-            "keysend",
-            "sendpay",
-            "waitsendpay",
-            "listsendpays",
-            "listpays",
-            "getroute",
-            "getroutes",
-            "sendcustommsg",
-            "signmessage",
-            "checkmessage",
-            "makesecret",
-            "datastore",
-            "listdatastore",
-            "deldatastore",
-        }
-    )
+    def datastoreusage(self, *, key: str | list[str] | None = None) -> Json:
+        return self.call("datastoreusage", _given(key=key))
 
-    def call(self, method: str, params: Json | None = None) -> Json:
-        if method not in self._METHODS:
-            raise RpcError(METHOD_NOT_FOUND, f"Unknown command '{method}'")
-        kwargs = {k: v for k, v in (params or {}).items() if v is not None}
-        fn = getattr(self, method)
-        sig = inspect.signature(fn)
-        for name in kwargs:
-            if name not in sig.parameters:
-                raise RpcError(
-                    INVALID_PARAMS,
-                    f"unknown parameter: {name}, this may be caused by a failure to autodetect "
-                    "key=value-style parameters. Please try using the -k flag and explicit "
-                    "key=value pairs of parameters.",
-                )
-        for name, p in sig.parameters.items():
-            if p.default is inspect.Parameter.empty and name not in kwargs:
-                raise RpcError(INVALID_PARAMS, f"missing required parameter: {name}")
-        result: Json = fn(**kwargs)
-        return result
+    # -- on-chain wallet -------------------------------------------------------------
+    def newaddr(self, *, addresstype: str | None = None) -> Json:
+        return self.call("newaddr", _given(addresstype=addresstype))
+
+    def withdraw(
+        self,
+        *,
+        destination: str,
+        satoshi: Amount,
+        feerate: str | int | None = None,
+        minconf: int | None = None,
+        utxos: list[str] | None = None,
+    ) -> Json:
+        return self.call(
+            "withdraw",
+            _given(
+                destination=destination,
+                satoshi=satoshi,
+                feerate=feerate,
+                minconf=minconf,
+                utxos=utxos,
+            ),
+        )

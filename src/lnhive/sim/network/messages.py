@@ -205,3 +205,16 @@ def mailer(net: Network) -> Mailer:
         net.custommsgs = Mailer(net)
     m: Mailer = net.custommsgs
     return m
+
+
+def deliver_pending(net: Network) -> Generator[HookCall, dict[str, Any], int]:
+    """Deliver every queued custom message (see :meth:`Mailer.deliver`); drivers run it
+    after a command that sent one. Returns how many were delivered."""
+    if net.custommsgs is None:
+        return 0
+    return (yield from mailer(net).deliver())
+
+
+def has_pending(net: Network) -> bool:
+    """Whether custom messages wait for :func:`deliver_pending`."""
+    return net.custommsgs is not None and mailer(net).pending() > 0

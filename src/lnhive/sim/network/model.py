@@ -98,12 +98,21 @@ class Network:
             cb(event)
 
     # -- nodes -------------------------------------------------------------------
-    def add_node(self, name: str, alias: str | None = None) -> str:
-        """Create a node whose key derives from (seed, name); returns its node id."""
+    def add_node(self, name: str, alias: str | None = None, secret: bytes | None = None) -> str:
+        """Create a node with the 32-byte key ``secret``, or one derived from (seed, name);
+        returns its node id."""
         if name in self.by_name:
             raise ValueError(f"node {name!r} already exists")
-        secret = derive_secret(self.seed, name)
-        node_id = coincurve.PrivateKey(secret).public_key.format(compressed=True).hex()
+        if secret is None:
+            secret = derive_secret(self.seed, name)
+        elif len(secret) != 32:
+            raise ValueError(f"node {name!r}: the secret must be 32 bytes, not {len(secret)}")
+        try:
+            node_id = coincurve.PrivateKey(secret).public_key.format(compressed=True).hex()
+        except ValueError:
+            raise ValueError(f"node {name!r}: the secret is not a valid secp256k1 key") from None
+        if node_id in self.nodes:
+            raise ValueError(f"node {name!r}: another node already has this key")
         color = node_id[2:8]
         node = Node(
             name, node_id, secret, alias or name.upper(), color, BASE_PORT + len(self.nodes)
@@ -444,6 +453,11 @@ class Network:
             for index, tx in enumerate(txs, start=1):
                 chan = tx.channel
                 if chan is None:
+                    if tx.kind == "wallet":  # withdraw: its outputs confirm
+                        for owner in self.nodes.values():
+                            for u in owner.utxos:
+                                if u.txid == tx.txid and u.blockheight is None:
+                                    u.blockheight = height
                     continue
                 if tx.kind == "funding":
                     chan.funding_height = height
