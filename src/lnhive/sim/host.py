@@ -37,6 +37,7 @@ class NodeForHost(Protocol):
     def record_violation(self, text: str) -> None: ...
     def route_message(self, request_id: str, method: str, params: Any) -> None: ...
     def builtin_names(self) -> Iterable[str]: ...
+    def plugins_changed(self) -> None: ...
     def abort(self, reason: str) -> None: ...
 
 
@@ -77,12 +78,13 @@ class PluginHost:
         self.shutdown_grace = shutdown_grace
         self._hook_order: dict[str, list[PluginProcess]] = {}
         self._stopping = False
+        self._spawned: list[PluginProcess] = []  # every process ever started, reaped at shutdown
 
     # ---------------------------------------------------------------- start-up
 
     def _new_process(self, spec: PluginSpec, startup: bool) -> PluginProcess:
         path = os.path.abspath(spec.path) if os.sep in spec.path else spec.path
-        return PluginProcess(
+        proc = PluginProcess(
             path=path,
             cwd=self.node.network_dir,
             version=self.node.version,
@@ -93,6 +95,8 @@ class PluginHost:
                 log=self._on_log, notification=self._on_notification, died=self._on_died
             ),
         )
+        self._spawned.append(proc)
+        return proc
 
     async def start_at_boot(self, specs: list[PluginSpec]) -> None:
         """Start the node's configured plugins: every manifest first, then every init.
@@ -214,6 +218,7 @@ class PluginHost:
         for hook in manifest.hooks:
             chain = self._hook_order.setdefault(hook.name, [])
             self._hook_order[hook.name] = self._order_with(hook.name, chain, proc, manifest)
+        self.node.plugins_changed()
 
     def _order_with(
         self, hook: str, chain: list[PluginProcess], new: PluginProcess, manifest: Any
@@ -290,6 +295,7 @@ class PluginHost:
             self._hook_order[hook] = [p for p in chain if p is not proc]
         if proc in self.plugins:
             self.plugins.remove(proc)
+        self.node.plugins_changed()
 
     def find(self, name_or_path: str) -> PluginProcess | None:
         for proc in self.plugins:
@@ -342,8 +348,9 @@ class PluginHost:
                 await proc.close()
         if waiting:
             await asyncio.gather(*(p.wait_exit(self.shutdown_grace) for p in waiting))
-        for proc in procs:
+        for proc in self._spawned:  # the live ones, and the dead ones' reader tasks
             await proc.close()
+        self._spawned.clear()
         self.plugins.clear()
         self.commands.clear()
         self._hook_order.clear()

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-from coincurve import PrivateKey
+from typing import Any, Protocol, TypeVar, cast
 
 from lnhive.core.derive import hkdf_secret
 from lnhive.sim.errors import INVALID_REQUEST, METHOD_NOT_FOUND, SHUTTING_DOWN, RpcError
 from lnhive.sim.host import PluginHost, PluginSpec, PluginStartError
+from lnhive.sim.network.commands import COMMANDS as MODEL_COMMANDS
+from lnhive.sim.network.commands import DEPRECATED, NodeCommands
+from lnhive.sim.network.events import HookCall
+from lnhive.sim.network.model import Network
 from lnhive.sim.nodelog import NodeLog
+from lnhive.sim.params import bind_params
 from lnhive.sim.rest import RestServer, start_rest
 from lnhive.sim.rpcserver import Connection, RpcServer, apply_filter
 from lnhive.sim.runes import RuneBook
@@ -28,11 +33,27 @@ VERSION = "v26.06.6"
 NETWORK = "regtest"
 
 
-class World(Protocol):
-    """What a node needs from the simulated world around it."""
+T = TypeVar("T")
 
-    def blockheight(self) -> int: ...
-    def in_gossip(self, viewer: str, node_id: str) -> bool: ...
+
+class NodeRuntime(Protocol):
+    """What a node needs from the runtime around it."""
+
+    network: Network
+
+    async def drive(self, gen: Generator[HookCall, dict[str, Any], T]) -> T: ...
+    def schedule_delivery(self) -> None: ...
+    def node_running(self, node_id: str) -> SimNode | None: ...
+
+
+# The results lightningd accepts from each hook the model raises; anything else would
+# make a real lightningd abort, so it is recorded as a fidelity violation.
+HOOK_RESULTS: dict[str, frozenset[str]] = {
+    "htlc_accepted": frozenset({"continue", "fail", "resolve"}),
+    "invoice_payment": frozenset({"continue", "reject"}),
+    "custommsg": frozenset({"continue"}),
+    "peer_connected": frozenset({"continue", "disconnect"}),
+}
 
 
 @dataclass
@@ -58,12 +79,16 @@ class CallContext:
 
 
 class SimNode:
-    def __init__(self, base_dir: Path, config: NodeConfig, secret: bytes, world: World) -> None:
+    def __init__(
+        self, base_dir: Path, config: NodeConfig, runtime: NodeRuntime, node_id: str
+    ) -> None:
         self.config = config
         self.name = config.name
-        self.secret = secret
-        self.node_id = PrivateKey(secret).public_key.format(compressed=True).hex()
-        self.world = world
+        self.runtime = runtime
+        self.network = runtime.network
+        self.node_id = node_id
+        self.model = NodeCommands(runtime.network, node_id)
+        secret = runtime.network.nodes[node_id].secret
         self.lightning_dir = base_dir / config.name
         self.network_dir = self.lightning_dir / NETWORK
         self.rpc_path = self.network_dir / "lightning-rpc"
@@ -73,6 +98,8 @@ class SimNode:
         self.allow_deprecated_apis = config.allow_deprecated_apis
         self.alias = config.alias or config.name
         self.color = config.color or self.node_id[2:8]
+        runtime.network.nodes[node_id].alias = self.alias
+        runtime.network.nodes[node_id].color = self.color
         self._log = NodeLog(self.lightning_dir / "log", config.name)
         self.host = PluginHost(
             self, startup_timeout=config.startup_timeout, shutdown_grace=config.shutdown_grace
@@ -132,7 +159,15 @@ class SimNode:
             conn.send({"jsonrpc": "2.0", "method": method, "params": out})
 
     def builtin_names(self) -> list[str]:
-        return list(self._commands)
+        return [*self._commands, *MODEL_COMMANDS]
+
+    def plugins_changed(self) -> None:
+        """Even custom message types are accepted when some plugin lists them."""
+        accepted: set[int] = set()
+        for proc in self.host.plugins:
+            if proc.manifest is not None:
+                accepted.update(proc.manifest.custommessages)
+        self.network.nodes[self.node_id].accepted_even_types = {t for t in accepted if t % 2 == 0}
 
     def abort(self, reason: str) -> None:
         self.abort_reason = reason
@@ -259,25 +294,53 @@ class SimNode:
 
     def _check_known(self, method: str) -> None:
         builtin = self._commands.get(method)
-        if builtin is None and method not in self.host.commands:
+        if builtin is None and method not in MODEL_COMMANDS and method not in self.host.commands:
             raise RpcError(METHOD_NOT_FOUND, f"Unknown command '{method}'")
-        if builtin is not None and builtin.deprecated and not self.allow_deprecated_apis:
-            raise RpcError(METHOD_NOT_FOUND, f'Command "{method}" is deprecated')
+        deprecated = builtin.deprecated if builtin is not None else method in DEPRECATED
+        if deprecated and not self.allow_deprecated_apis:
+            raise RpcError(METHOD_NOT_FOUND, f"Command {method} is deprecated")
         if builtin is not None and builtin.dev_only and not self.developer:
-            raise RpcError(METHOD_NOT_FOUND, f'Command "{method}" is developer-only')
+            raise RpcError(METHOD_NOT_FOUND, f"Command {method} is developer-only")
 
     async def call_as(self, method: str, params: Any, ctx: CallContext) -> Any:
         builtin = self._commands.get(method)
         if builtin is not None:
-            from lnhive.sim.params import bind_params
-
             args = (
                 bind_params(method, params, developer=self.developer)
                 if builtin.checked
                 else _loose(params)
             )
             return await builtin.handler(self, args, ctx)
+        if method in MODEL_COMMANDS:
+            return await self.model_call(
+                method, bind_params(method, params, developer=self.developer)
+            )
         return await self.host.call_command(method, params, ctx.id)
+
+    async def model_call(self, method: str, args: dict[str, Any]) -> Any:
+        """Run a command of the network model, awaiting plugins at every hook point."""
+        out = self.model.invoke(method, args)
+        if inspect.isgenerator(out):
+            gen = cast(Generator[HookCall, dict[str, Any], Any], out)
+            return await self.runtime.drive(gen)
+        return out
+
+    async def model_hook(self, call: HookCall) -> dict[str, Any]:
+        """Answer a hook point the model raised at this node with this node's plugins."""
+        allowed = HOOK_RESULTS.get(call.hook, frozenset({"continue"}))
+
+        def verdict(_proc: Any, result: Any) -> str:
+            if not isinstance(result, dict) or result.get("result") not in allowed:
+                return "invalid"
+            return "continue" if result["result"] == "continue" else "stop"
+
+        key: int | str | None = None
+        if call.hook == "custommsg":
+            key = int(call.params["payload"][:4], 16)
+        result: dict[str, Any] = await self.host.call_hook(
+            call.hook, call.params, filter_key=key, on_result=verdict
+        )
+        return result
 
     async def call(self, method: str, params: Any = None) -> Any:
         """Run a command as an internal caller (REST, tests), hooks included."""

@@ -7,6 +7,7 @@ groups, and `close()` tears every process down. Plugin tests in every issue use 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -65,9 +66,9 @@ class TestNode:
 class NodeFactory:
     """Starts nodes on one stand-in runtime and cleans everything up in `close()`."""
 
-    def __init__(self, base_dir: Path, seed: int | str = 0) -> None:
+    def __init__(self, base_dir: Path, seed: int | str = 0, **runtime_options: Any) -> None:
         self.base_dir = Path(base_dir)
-        self.thread = SimThread(self.base_dir, seed)
+        self.thread = SimThread(self.base_dir, seed, **runtime_options)
         self.nodes: list[TestNode] = []
         self._count = 0
 
@@ -107,6 +108,71 @@ class NodeFactory:
 
     def get_nodes(self, n: int, plugins: Sequence[PluginArg] = (), **kw: Any) -> list[TestNode]:
         return [self.get_node(plugins=plugins, **kw) for _ in range(n)]
+
+    # ------------------------------------------------------------ chain and channels
+
+    @property
+    def network(self) -> Any:
+        """The network model behind the nodes (read it only from the test thread
+        between calls; the runtime thread owns it)."""
+        return self.thread.runtime.network
+
+    def mine(self, blocks: int = 1) -> int:
+        return self.thread.run(self.thread.runtime.mine(blocks))
+
+    def open_channel(
+        self,
+        a: TestNode,
+        b: TestNode,
+        amount_sat: int = 1_000_000,
+        *,
+        push_msat: int = 0,
+        announce: bool = True,
+    ) -> dict[str, Any]:
+        """Connect, fund, open and confirm a channel from `a` to `b` through the nodes' own
+        commands (hooks and notifications fire); returns fundchannel's result."""
+        return self.thread.run(
+            self.thread.runtime.open_channel(
+                a.name, b.name, amount_sat, push_msat=push_msat, announce=announce
+            )
+        )
+
+    def join_nodes(
+        self,
+        nodes: Sequence[TestNode],
+        amount_sat: int = 1_000_000,
+        *,
+        push_msat: int = 0,
+        wait_for_announce: bool = True,
+    ) -> None:
+        """Channels between consecutive nodes: nodes[0] -> nodes[1] -> ..."""
+        for a, b in itertools.pairwise(nodes):
+            self.open_channel(a, b, amount_sat, push_msat=push_msat)
+        if wait_for_announce:
+            self.wait_for_gossip(nodes, 2 * (len(nodes) - 1))
+
+    def line_graph(
+        self,
+        n: int,
+        amount_sat: int = 1_000_000,
+        plugins: Sequence[PluginArg] = (),
+        *,
+        push_msat: int = 0,
+        wait_for_announce: bool = True,
+        **kw: Any,
+    ) -> list[TestNode]:
+        """n nodes in a line, each funding a channel to the next (as pyln-testing's)."""
+        nodes = self.get_nodes(n, plugins=plugins, **kw)
+        self.join_nodes(nodes, amount_sat, push_msat=push_msat, wait_for_announce=wait_for_announce)
+        return nodes
+
+    def wait_for_gossip(
+        self, nodes: Sequence[TestNode], directions: int, timeout: float = 30.0
+    ) -> None:
+        """Wait until every node sees `directions` channel directions in `listchannels`."""
+        wait_for(
+            lambda: all(len(n.rpc.listchannels()["channels"]) >= directions for n in nodes), timeout
+        )
 
     def violations(self) -> list[str]:
         return [f"{n.name}: {v}" for n in self.nodes for v in n.sim.violations]

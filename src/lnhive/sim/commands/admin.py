@@ -5,42 +5,21 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from lnhive.sim.commands.registry import COMMANDS, command
+from lnhive.sim.commands.registry import COMMANDS, command, usage
 from lnhive.sim.errors import INVALID_PARAMS, RpcError
 from lnhive.sim.host import OptionState, PluginSpec
+from lnhive.sim.network.commands import COMMANDS as MODEL_COMMANDS
 
 if TYPE_CHECKING:
     from lnhive.sim.node import CallContext, SimNode
 
 
-@command("getinfo")
-async def getinfo(node: SimNode, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-    features = node.plugin_configuration(False)["feature_set"]
-    return {
-        "id": node.node_id,
-        "alias": node.alias,
-        "color": node.color,
-        "num_peers": 0,
-        "num_pending_channels": 0,
-        "num_active_channels": 0,
-        "num_inactive_channels": 0,
-        "address": [],
-        "binding": [{"type": "local socket", "socket": str(node.rpc_path)}],
-        "version": node.version,
-        "blockheight": node.world.blockheight(),
-        "network": "regtest",
-        "fees_collected_msat": 0,
-        "lightning-dir": str(node.network_dir),
-        "our_features": {k: features[k] for k in ("init", "node", "channel", "invoice")},
-    }
-
-
 @command("help")
 async def help_(node: SimNode, args: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
-    entries: dict[str, str] = {name: b.usage for name, b in COMMANDS.items()}
+    entries: dict[str, str] = {name: usage(name) for name in (*COMMANDS, *MODEL_COMMANDS)}
     for name, proc in node.host.commands.items():
-        usage = proc.manifest.rpcmethods.get(name, "") if proc.manifest else ""
-        entries[name] = f"{name} {usage}".rstrip()
+        plugin_usage = proc.manifest.rpcmethods.get(name, "") if proc.manifest else ""
+        entries[name] = f"{name} {plugin_usage}".rstrip()
     wanted = args.get("command")
     if wanted is not None:
         if wanted not in entries:

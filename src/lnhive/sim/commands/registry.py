@@ -22,10 +22,15 @@ class Builtin:
 
     @property
     def usage(self) -> str:
-        from lnhive.sim.params import TABLES
+        return usage(self.name)
 
-        parts = [p.name if p.required else f"[{p.name}]" for p in TABLES.get(self.name, ())]
-        return " ".join([self.name, *parts])
+
+def usage(name: str) -> str:
+    """`help`'s usage line for a built-in: required parameters plain, optional in [ ]."""
+    from lnhive.sim.params import TABLES
+
+    parts = [p.name if p.required else f"[{p.name}]" for p in TABLES.get(name, ())]
+    return " ".join([name, *parts])
 
 
 COMMANDS: dict[str, Builtin] = {}
