@@ -489,3 +489,20 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_plugin_ignoring_shutdown_is_killed_after_the_grace(tmp_path: Path) -> None:
+    stubborn = write_raw_plugin(
+        tmp_path / "p", "stubborn.py", manifest_with(subscriptions=["shutdown"])
+    )
+    factory = NodeFactory(tmp_path / "sim")
+    try:
+        node = factory.get_node(plugins=[stubborn], shutdown_grace=1.0)
+        (pid,) = node.plugin_pids()
+        t0 = time.monotonic()
+        node.stop()
+        assert 0.9 <= time.monotonic() - t0 < 10
+        wait_for(lambda: not _alive(pid), timeout=10)
+        node.wait_for_log(r"stubborn.py|shut down")
+    finally:
+        factory.close()
