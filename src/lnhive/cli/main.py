@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lnhive.cli import demo
+from lnhive.cli import demo, sim
 
 app = typer.Typer(
     name="lnhive",
@@ -22,6 +22,7 @@ def _root() -> None:
 app.command("demo", help="Run the demo: a small simulated network with plugins, then a summary.")(
     demo.run
 )
+app.add_typer(sim.app, name="sim")
 
 
 def main() -> None:

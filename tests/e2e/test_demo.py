@@ -1,0 +1,35 @@
+"""`lnhive demo` end to end: the README's first command must keep working."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+LNHIVE = str(Path(sys.executable).parent / "lnhive")
+
+
+def test_demo_runs_and_every_check_passes(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [LNHIVE, "demo", "--payments", "60", "--dir", str(tmp_path / "demo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    try:
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, out
+    assert "all checks passed" in out
+    assert "60/60 payments routed" in out
+    assert "custom messages echoed back" in out
+    # Every node's log was kept in --dir and shows the plugin came up.
+    logs = sorted((tmp_path / "demo").glob("*/log"))
+    assert len(logs) == 8
+    assert all("echo plugin ready" in p.read_text() for p in logs)
