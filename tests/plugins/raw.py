@@ -66,6 +66,8 @@ while True:
         elif method == "custommsg":
             result = {{"result": "continue"}} if BEHAVIOUR != "bad-custommsg" else {{"result": "stop"}}
             send({{"jsonrpc": "2.0", "id": rid, "result": result}})
+        elif rid is not None and BEHAVIOUR == "error-hooks" and method in [h["name"] for h in MANIFEST.get("hooks", [])]:
+            send({{"jsonrpc": "2.0", "id": rid, "error": {{"code": -32600, "message": "hook failed"}}}})
         elif rid is not None and method in [m["name"] for m in MANIFEST.get("rpcmethods", [])]:
             send({{"jsonrpc": "2.0", "id": rid, "result": {{"method": method, "id": rid, "params": msg.get("params")}}}})
         elif rid is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lnhive.sim.errors import INVALID_PARAMS, PLUGIN_TERMINATED, RpcError
+from lnhive.sim.fidelity import FidelityCheck
 from lnhive.sim.manifest import HookSpec, Manifest, ManifestError, OptionSpec, parse_manifest
 from lnhive.sim.plugin import PluginEvents, PluginProcess, PluginState
 
@@ -38,6 +39,8 @@ class NodeForHost(Protocol):
     def route_message(self, request_id: str, method: str, params: Any) -> None: ...
     def builtin_names(self) -> Iterable[str]: ...
     def plugins_changed(self) -> None: ...
+    @property
+    def fidelity(self) -> FidelityCheck | None: ...
     def abort(self, reason: str) -> None: ...
 
 
@@ -436,6 +439,9 @@ class PluginHost:
         the chain with this result, "invalid" records a fidelity violation (a real
         lightningd would abort) and goes on.
         """
+        check = self.node.fidelity
+        if check is not None and (problem := check.hook_request(hook, params)):
+            self.node.record_violation(f"the {hook} hook request does not fit CLN's schema: {problem}")
         for proc in self.hook_chain(hook):
             spec = (
                 next((h for h in proc.manifest.hooks if h.name == hook), None)
@@ -453,6 +459,10 @@ class PluginHost:
                     f"plugin {proc.name} answered hook {hook} with an error ({exc.message}); lightningd would abort"
                 )
                 continue
+            if check is not None and (problem := check.hook_response(hook, result)):
+                self.node.record_violation(
+                    f"plugin {proc.name} gave hook {hook} a result that does not fit CLN's schema: {problem}"
+                )
             verdict = on_result(proc, result) if on_result else _default_verdict(result)
             if verdict == "continue":
                 continue
@@ -478,6 +488,9 @@ class PluginHost:
 
     def emit(self, topic: str, inner: dict[str, Any]) -> None:
         """A native notification, in the wrapped shape `{"<topic>": {...}}`."""
+        check = self.node.fidelity
+        if check is not None and (problem := check.notification(topic, inner)):
+            self.node.record_violation(f"the {topic} notification does not fit CLN's schema: {problem}")
         for proc in self._subscribers(topic):
             try:
                 proc.notify(topic, {topic: inner})

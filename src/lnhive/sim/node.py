@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from lnhive.core.derive import hkdf_secret
 from lnhive.sim.errors import INVALID_REQUEST, METHOD_NOT_FOUND, SHUTTING_DOWN, RpcError
+from lnhive.sim.fidelity import FidelityCheck
 from lnhive.sim.host import PluginHost, PluginSpec, PluginStartError
 from lnhive.sim.network.commands import COMMANDS as MODEL_COMMANDS
 from lnhive.sim.network.commands import DEPRECATED, NodeCommands
@@ -44,6 +45,8 @@ class NodeRuntime(Protocol):
     async def drive(self, gen: Generator[HookCall, dict[str, Any], T]) -> T: ...
     def schedule_delivery(self) -> None: ...
     def node_running(self, node_id: str) -> SimNode | None: ...
+    @property
+    def fidelity(self) -> FidelityCheck | None: ...
 
 
 # The results lightningd accepts from each hook the model raises; anything else would
@@ -244,7 +247,24 @@ class SimNode:
                 "id": rid,
                 "error": {"code": -1, "message": f"internal error: {exc}"},
             }
+        self._check_response(req, result)
         return {"jsonrpc": "2.0", "id": rid, "result": result}
+
+    @property
+    def fidelity(self) -> FidelityCheck | None:
+        return self.runtime.fidelity
+
+    def _check_response(self, req: dict[str, Any], result: Any) -> None:
+        """Built-in answers must fit CLN's schemas; plugins' answers are theirs (lightningd
+        does not check them either), and a filtered answer is partial by design."""
+        check = self.fidelity
+        method = req.get("method")
+        if check is None or "filter" in req or not isinstance(method, str):
+            return
+        if method in self.host.commands:
+            return
+        if problem := check.response(method, result):
+            self.record_violation(f"the {method} response does not fit CLN's schema: {problem}")
 
     async def _execute(self, req: dict[str, Any], conn: Connection | None) -> Any:
         method = req.get("method")
@@ -254,6 +274,11 @@ class SimNode:
         if not isinstance(method, str):
             raise RpcError(INVALID_REQUEST, "Expected string for method")
         self._check_known(method)
+        if not isinstance(params, (dict, list)):
+            # lightningd refuses this in the command's parameter parsing, after the
+            # rpc_command hook; we refuse it first, so no hook is ever handed params
+            # its schema does not allow (spec §g.2), with the same error.
+            raise RpcError(-32602, "Expected array or object for params")
         if self.state in ("stopping", "stopped") and method != "stop":
             raise RpcError(SHUTTING_DOWN, "lightningd is shutting down")
         caller = str(req["id"])

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lnhive.core.clock import WallClock
+from lnhive.sim.fidelity import FidelityCheck
 from lnhive.sim.network.events import CONTINUE, Event, HookCall
 from lnhive.sim.network.messages import mailer
 from lnhive.sim.network.model import Network
@@ -44,6 +45,7 @@ class SimRuntime:
         *,
         block_interval: float | None = None,
         gossip_delay: float = 1.0,
+        fidelity: FidelityCheck | None = None,
     ) -> None:
         self.base_dir = Path(base_dir)
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,7 @@ class SimRuntime:
         self.nodes: dict[str, SimNode] = {}
         self.by_id: dict[str, SimNode] = {}
         self.block_interval = block_interval
+        self.fidelity = fidelity  # checks every node's output against CLN's contract (tests)
         self._tasks: list[asyncio.Task[Any]] = []
         self._delivering: asyncio.Task[None] | None = None
         self.network.subscribe(self._on_event)
