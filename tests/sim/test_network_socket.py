@@ -217,10 +217,14 @@ def test_dev_sim_commands_are_developer_only(node_factory: NodeFactory) -> None:
 
 
 def test_deprecated_commands_follow_allow_deprecated_apis(node_factory: NodeFactory) -> None:
-    strict = node_factory.get_node(allow_deprecated_apis=False)
+    l1, l2 = node_factory.line_graph(2, allow_deprecated_apis=False)
     with pytest.raises(RpcError) as err:
-        strict.rpc.call("keysend", {"destination": strict.id, "amount_msat": 1000})
+        l1.rpc.call("keysend", {"destination": l2.id, "amount_msat": 1000})
     assert err.value.error == {"code": -32601, "message": "Command keysend is deprecated"}
+    # Its successor is served: xkeysend answers as xpay does.
+    paid = l1.rpc.call("xkeysend", {"destination": l2.id, "amount_msat": 1000})
+    assert paid["amount_msat"] == 1000 and paid["successful_parts"] == 1
+    assert l2.rpc.listpeerchannels()["channels"][0]["to_us_msat"] == 1000
 
 
 @requires_schemas

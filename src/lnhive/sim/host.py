@@ -441,7 +441,9 @@ class PluginHost:
         """
         check = self.node.fidelity
         if check is not None and (problem := check.hook_request(hook, params)):
-            self.node.record_violation(f"the {hook} hook request does not fit CLN's schema: {problem}")
+            self.node.record_violation(
+                f"the {hook} hook request does not fit CLN's schema: {problem}"
+            )
         for proc in self.hook_chain(hook):
             spec = (
                 next((h for h in proc.manifest.hooks if h.name == hook), None)
@@ -490,7 +492,9 @@ class PluginHost:
         """A native notification, in the wrapped shape `{"<topic>": {...}}`."""
         check = self.node.fidelity
         if check is not None and (problem := check.notification(topic, inner)):
-            self.node.record_violation(f"the {topic} notification does not fit CLN's schema: {problem}")
+            self.node.record_violation(
+                f"the {topic} notification does not fit CLN's schema: {problem}"
+            )
         for proc in self._subscribers(topic):
             try:
                 proc.notify(topic, {topic: inner})

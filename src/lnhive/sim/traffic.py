@@ -196,8 +196,9 @@ class TrafficGenerator:
             src = self._running(payer)
             dst = self._running(payee)
             if self.mode == "keysend":
+                # xkeysend: keysend's successor, served with allow-deprecated-apis off too.
                 result = await src.call(
-                    "keysend", {"destination": dst.node_id, "amount_msat": amount_msat}
+                    "xkeysend", {"destination": dst.node_id, "amount_msat": amount_msat}
                 )
             else:
                 label = f"lnhive-traffic-{self._run_id}-{next(self._labels)}"

@@ -29,7 +29,7 @@ from tests.schemas import requires_schemas, validate_response
 
 from .conftest import Line
 
-GENERATOR_COMMANDS = {"xpay", "pay", "keysend", "sendpay"}
+GENERATOR_COMMANDS = {"xpay", "pay", "keysend", "xkeysend", "sendpay"}
 
 
 def _drive(gen: Generator[HookCall, dict[str, Any], Any], seen: list[HookCall]) -> Any:

@@ -75,6 +75,7 @@ COMMANDS: frozenset[str] = frozenset(
         "xpay",
         "pay",
         "keysend",
+        "xkeysend",
         "sendpay",
         "waitsendpay",
         "listsendpays",

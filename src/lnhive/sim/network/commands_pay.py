@@ -329,6 +329,54 @@ class PaymentCommands:
         maxfee: int | None = None,
     ) -> Hooks:
         fee_cap = _fee_cap(amount_msat, maxfee, maxfeepercent, exemptfee)
+        res, payment_hash = yield from self._spontaneous(
+            destination, amount_msat, fee_cap, maxdelay, label
+        )
+        return {
+            "payment_preimage": res.preimage,
+            "destination": destination,
+            "payment_hash": payment_hash,
+            "created_at": res.created_at,
+            "parts": res.successful_parts,
+            "amount_msat": res.amount_msat,
+            "amount_sent_msat": res.amount_sent_msat,
+            "status": "complete",
+        }
+
+    def xkeysend(
+        self,
+        *,
+        destination: str,
+        amount_msat: int,
+        label: str | None = None,
+        maxfee: int | None = None,
+        layers: list[str] | None = None,
+        retry_for: int | None = None,
+        maxdelay: int | None = None,
+        extratlvs: dict[str, Any] | None = None,
+    ) -> Hooks:
+        """keysend's successor (v26.06), answering as xpay does; layers are ignored."""
+        fee_cap = max(5000, amount_msat // 100) if maxfee is None else maxfee
+        res, _hash = yield from self._spontaneous(
+            destination, amount_msat, fee_cap, maxdelay, label
+        )
+        return {
+            "payment_preimage": res.preimage,
+            "failed_parts": res.failed_parts,
+            "successful_parts": res.successful_parts,
+            "amount_msat": res.amount_msat,
+            "amount_sent_msat": res.amount_sent_msat,
+        }
+
+    def _spontaneous(
+        self,
+        destination: str,
+        amount_msat: int,
+        fee_cap: int,
+        maxdelay: int | None,
+        label: str | None,
+    ) -> Generator[HookCall, dict[str, Any], tuple[PayResult, str]]:
+        """A payment with a preimage of our own in the onion (keysend, xkeysend)."""
         preimage = self.net.rng.randbytes(32).hex()
         payment_hash = sha256(bytes.fromhex(preimage)).hex()
         res: PayResult = yield from pay_gen(
@@ -345,16 +393,7 @@ class PaymentCommands:
         )
         if res.error is not None:
             raise res.error
-        return {
-            "payment_preimage": res.preimage,
-            "destination": destination,
-            "payment_hash": payment_hash,
-            "created_at": res.created_at,
-            "parts": res.successful_parts,
-            "amount_msat": res.amount_msat,
-            "amount_sent_msat": res.amount_sent_msat,
-            "status": "complete",
-        }
+        return res, payment_hash
 
     def sendpay(
         self,
