@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""cl-revenue-ops: local profitability and fee control for Core Lightning (slice 1).
+
+A thin pyln-client shell: options, RPC methods and subscriptions are declared here,
+each a few lines delegating to :class:`lnhive.revenue.service.RevenueService`. Failures
+reach the caller as JSON-RPC errors in 23000-23999 whose message begins with the
+symbolic reason (``invalid_input: ...``). Wrong option values disable the plugin at
+init with the reason; the node carries on.
+
+Run it on a node with ``plugin=/path/to/revenue_ops.py`` (or the ``cl-revenue-ops``
+console script); see docs/revenue-ops.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pyln.client import Plugin, RpcException
+
+from lnhive.cln.rpc import RpcNodeApi
+from lnhive.core.errors import REVENUE_BASE, Internal, LnhiveError
+from lnhive.revenue.service import RevenueOptions, RevenueService
+
+PREFIX = "revenue-ops-"
+LOG_LEVELS = ("debug", "info", "warn", "error")
+_T = TypeVar("_T")
+
+plugin = Plugin()
+D = RevenueOptions()
+plugin.add_option(
+    PREFIX + "db-path",
+    None,
+    "SQLite file of this plugin (default: lnhive-cl-revenue-ops.sqlite3 in the node's "
+    "network directory; a relative path is taken relative to that directory)",
+)
+plugin.add_option(
+    PREFIX + "dry-run",
+    D.dry_run,
+    "Decide, journal and log fee changes but never call setchannel",
+    opt_type="bool",
+)
+plugin.add_option(
+    PREFIX + "flow-interval",
+    D.flow_interval_s,
+    "Seconds between flow analyses (at least 300; 1 in developer mode)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "fee-interval",
+    D.fee_interval_s,
+    "Seconds between fee cycles (at least 300; 1 in developer mode)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "flow-window-days",
+    D.flow_window_days,
+    "Days of forwards the flow analysis looks at (1-90)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "min-fee-ppm", D.min_fee_ppm, "Lowest fee the controller sets, ppm", opt_type="int"
+)
+plugin.add_option(
+    PREFIX + "min-fee-ppm-saturated",
+    D.min_fee_ppm_saturated,
+    "Lowest fee for draining or >=85%-outbound channels, ppm (at most min-fee-ppm)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "max-fee-ppm", D.max_fee_ppm, "Highest fee the controller sets, ppm", opt_type="int"
+)
+plugin.add_option(
+    PREFIX + "fee-profile", D.fee_profile, "Fee controller profile: active or conservative"
+)
+plugin.add_option(
+    PREFIX + "hive-fee-ppm",
+    D.hive_fee_ppm,
+    "Fee held toward peers whose policy strategy is hive, ppm",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "estimated-open-cost-sats",
+    D.estimated_open_cost_sats,
+    "On-chain cost of opening a channel, sat (for the chain-cost fee floor)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "vegas-reflex",
+    D.vegas_reflex,
+    "Raise fee floors while on-chain fee rates spike",
+    opt_type="bool",
+)
+plugin.add_option(
+    PREFIX + "enable-dynamic-htlcmax",
+    D.enable_dynamic_htlcmax,
+    "Adjust each channel's htlc_maximum_msat with its flow",
+    opt_type="bool",
+)
+
+service: RevenueService | None = None
+
+
+def _call(fn: Callable[[], _T]) -> _T:
+    """Run a service call; its errors become JSON-RPC errors in our code range."""
+    try:
+        return fn()
+    except LnhiveError as err:
+        raise RpcException(err.rpc_message(), err.rpc_code(REVENUE_BASE)) from err
+    except Exception as exc:
+        plugin.log(f"internal error: {exc!r}", level="warn")
+        internal = Internal(f"{type(exc).__name__}: {exc}")
+        raise RpcException(internal.rpc_message(), internal.rpc_code(REVENUE_BASE)) from exc
+
+
+def _service() -> RevenueService:
+    if service is None:
+        raise Internal("cl-revenue-ops is not initialised")
+    return service
+
+
+def _log(level: str, message: str) -> None:
+    """The service's and controller's ``log(level, message)`` into the node's log."""
+    plugin.log(message, level=level if level in LOG_LEVELS else "info")
+
+
+def _developer(rpc: Any) -> bool:
+    if "--developer" in sys.argv[1:]:
+        return True
+    try:
+        return bool(rpc.listconfigs("developer")["configs"]["developer"]["set"])
+    except Exception:
+        return False
+
+
+@plugin.init()
+def init(
+    options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin, **kwargs: Any
+) -> Any:
+    global service
+    network_dir = configuration["lightning-dir"]
+    ours = {k.removeprefix(PREFIX): v for k, v in options.items() if k.startswith(PREFIX)}
+    try:
+        opts = RevenueOptions.from_options(
+            ours, network_dir=network_dir, developer=_developer(plugin.rpc)
+        )
+        node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
+        service = RevenueService(node, opts, log=_log)
+    except LnhiveError as err:
+        return {"disable": err.rpc_message()}
+    except Exception as exc:  # e.g. a database that cannot be opened: disable, never crash
+        return {"disable": f"internal: {type(exc).__name__}: {exc}"}
+    service.start()
+    mode = "dry-run" if opts.dry_run else "live"
+    plugin.log(f"cl-revenue-ops started ({mode}), database {service.store.path}")
+    return None
+
+
+@plugin.method("revenue-status")
+def revenue_status() -> dict[str, Any]:
+    """Version, mode, loop heartbeats {last_tick, interval, stalled}, ingestion counts."""
+    return _call(lambda: _service().status())
+
+
+@plugin.method("revenue-analyze")
+def revenue_analyze(channel_id: str | None = None) -> dict[str, Any]:
+    """Flow metrics of every channel, or of CHANNEL_ID, and the forwards stored for them."""
+    return _call(lambda: _service().analyze(channel_id))
+
+
+@plugin.method("revenue-fee-cycle")
+def revenue_fee_cycle() -> dict[str, Any]:
+    """Run a fee cycle now: {adjustments, skip_reasons, dry_run}."""
+    return _call(lambda: _service().fee_cycle())
+
+
+@plugin.method("revenue-fee-debug")
+def revenue_fee_debug(channel_id: str) -> dict[str, Any]:
+    """How the controller reached CHANNEL_ID's fee: rails, targets, posterior, sleep."""
+    return _call(lambda: _service().fee_debug(channel_id))
+
+
+@plugin.method("revenue-set-fee")
+def revenue_set_fee(channel_id: str, fee_ppm: int, force: bool = False) -> dict[str, Any]:
+    """Set CHANNEL_ID's fee to FEE_PPM now (FORCE may leave [min-fee-ppm, max-fee-ppm])."""
+    return _call(lambda: _service().set_fee(channel_id, fee_ppm, force))
+
+
+@plugin.method("revenue-policy")
+def revenue_policy(
+    action: str,
+    peer_id: str | None = None,
+    strategy: str | None = None,
+    rebalance: str | None = None,
+    fee_ppm: int | None = None,
+    tag: str | None = None,
+    fee_multiplier_min: float | None = None,
+    fee_multiplier_max: float | None = None,
+    expires_in_hours: float | None = None,
+    since: float | None = None,
+    updates: list[dict[str, Any]] | str | None = None,
+) -> dict[str, Any]:
+    """Per-peer policies: ACTION list|get|set|delete|tag|untag|find|changes|batch."""
+    params = {
+        "peer_id": peer_id,
+        "strategy": strategy,
+        "rebalance": rebalance,
+        "fee_ppm": fee_ppm,
+        "tag": tag,
+        "fee_multiplier_min": fee_multiplier_min,
+        "fee_multiplier_max": fee_multiplier_max,
+        "expires_in_hours": expires_in_hours,
+        "since": since,
+        "updates": updates,
+    }
+    return _call(lambda: _service().policy(action, params))
+
+
+@plugin.subscribe("forward_event")
+def on_forward_event(forward_event: dict[str, Any], **kwargs: Any) -> None:
+    if service is not None and not service.stopping:
+        try:
+            service.forward_event(forward_event)
+        except Exception as exc:  # a bad notification must never stop the plugin
+            plugin.log(f"forward_event not stored: {exc!r}", level="warn")
+
+
+@plugin.subscribe("shutdown")
+def on_shutdown(**kwargs: Any) -> None:
+    if service is not None:
+        service.stop()
+    plugin.log("cl-revenue-ops stopped")
+    sys.exit(0)
+
+
+def main() -> None:
+    plugin.run()
+
+
+if __name__ == "__main__":
+    main()

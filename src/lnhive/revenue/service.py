@@ -1,0 +1,407 @@
+"""cl-revenue-ops as one object: store, ingestion, policies, the fee controller, its loops.
+
+:class:`RevenueService` is what the plugin shell (``lnhive.plugins.revenue_ops``) holds.
+It runs two background loops (spec revenue-ops §0): *flow* every ``flow-interval`` (first
+tick after 30 s) and *fee* every ``fee-interval`` (after 90 s), each a thread waiting on
+one shutdown event; a failing cycle is logged and retried after a growing delay, never
+ending its loop. Heartbeats tell when a loop last ticked and whether it is *stalled* (no
+successful tick for 3x its interval). Intervals are at least :data:`INTERVAL_FLOOR_S`
+(so *stalled* is never under 900 s) unless the node runs in ``developer`` mode, where 1 s
+is allowed and the start offsets shrink in proportion (ARCHITECTURE §4).
+
+Start-up hydration reads ``listforwards status=settled`` in the start-up thread; if it
+fails, the flow loop retries it first (the store drops duplicates). Controller calls
+hold one re-entrant lock, so a manual ``revenue-fee-cycle`` never runs beside the loop's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import random
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
+from typing import Any
+
+from lnhive.cln.api import NodeApi
+from lnhive.core.clock import Clock, WallClock
+from lnhive.core.errors import InvalidInput
+from lnhive.revenue.controller import ControllerConfig, FeeController
+from lnhive.revenue.forwards import ForwardIngestor
+from lnhive.revenue.policy import PolicyService, validate_fee_ppm
+from lnhive.revenue.profiles import PROFILES
+from lnhive.revenue.store import DEFAULT_FILENAME, RevenueStore
+
+LogFn = Callable[[str, str], None]
+"""``log(level, message)`` (the controller's order); level ``debug|info|warn|error``."""
+
+INTERVAL_FLOOR_S = 300
+"""Smallest flow/fee interval outside developer mode."""
+DEVELOPER_INTERVAL_FLOOR_S = 1
+STALL_FACTOR = 3
+FLOW_START_OFFSET_S = 30.0
+FEE_START_OFFSET_S = 90.0
+MAX_FEE_PPM = 100_000
+
+
+@dataclass(frozen=True)
+class RevenueOptions:
+    """The plugin's options (``revenue-ops-`` prefix dropped, ``-`` as ``_``), validated.
+
+    ``db_path`` empty means :data:`~lnhive.revenue.store.DEFAULT_FILENAME` in the node's
+    network directory. The fields from ``dry_run`` on are handed to ``ControllerConfig``
+    by name.
+    """
+
+    db_path: str = ""
+    developer: bool = False
+    dry_run: bool = False
+    fee_interval_s: int = 1800
+    flow_interval_s: int = 3600
+    flow_window_days: int = 7
+    min_fee_ppm: int = 50
+    min_fee_ppm_saturated: int = 0
+    max_fee_ppm: int = 2000
+    fee_profile: str = "active"
+    hive_fee_ppm: int = 0
+    estimated_open_cost_sats: int = 5000
+    vegas_reflex: bool = True
+    enable_dynamic_htlcmax: bool = True
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, network_dir: str, developer: bool
+    ) -> RevenueOptions:
+        """From option values keyed by option name without the prefix (``fee-interval``).
+
+        Unset (``None``) values take the defaults; :class:`InvalidInput` names the first
+        bad value. A relative ``db-path`` is taken relative to ``network_dir``.
+        """
+        renames = {"fee-interval": "fee_interval_s", "flow-interval": "flow_interval_s"}
+        known = {f.name for f in fields(cls)} - {"developer"}
+        values: dict[str, Any] = {}
+        for key, value in options.items():
+            name = renames.get(key, key.replace("-", "_"))
+            if name not in known:
+                raise InvalidInput(f"unknown option revenue-ops-{key}")
+            if value is not None:
+                values[name] = value
+        db_path = str(values.pop("db_path", "") or DEFAULT_FILENAME)
+        db_path = os.path.join(network_dir, os.path.expanduser(db_path))
+        opts = cls(db_path=db_path, developer=developer, **values)
+        opts.validate()
+        return opts
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidInput` naming the option and the allowed values."""
+        defaults = RevenueOptions()
+        for f in fields(self):
+            value, want = getattr(self, f.name), type(getattr(defaults, f.name))
+            if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
+                raise InvalidInput(f"{_opt(f.name)} must be a {want.__name__}, got {value!r}")
+        floor = DEVELOPER_INTERVAL_FLOOR_S if self.developer else INTERVAL_FLOOR_S
+        for name in ("flow_interval_s", "fee_interval_s"):
+            if getattr(self, name) < floor:
+                hint = "" if self.developer else " (1 s is allowed only in developer mode)"
+                raise InvalidInput(
+                    f"{_opt(name)} must be at least {floor} s{hint}, got {getattr(self, name)}"
+                )
+        _range("flow_window_days", self.flow_window_days, 1, 90)
+        _range("min_fee_ppm", self.min_fee_ppm, 5, MAX_FEE_PPM)
+        _range("min_fee_ppm_saturated", self.min_fee_ppm_saturated, 0, self.min_fee_ppm)
+        _range("max_fee_ppm", self.max_fee_ppm, self.min_fee_ppm, MAX_FEE_PPM)
+        _range("hive_fee_ppm", self.hive_fee_ppm, 0, MAX_FEE_PPM)
+        _range("estimated_open_cost_sats", self.estimated_open_cost_sats, 0, 10_000_000)
+        if self.fee_profile not in PROFILES:
+            raise InvalidInput(
+                f"revenue-ops-fee-profile {self.fee_profile!r} is not valid; "
+                f"valid values: {', '.join(PROFILES)}"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _opt(name: str) -> str:
+    return "revenue-ops-" + name.removesuffix("_s").replace("_", "-")
+
+
+def _range(name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{_opt(name)} must be from {lo} to {hi}, got {value}")
+
+
+def parse_bool(name: str, value: object) -> bool:
+    """A JSON bool, or ``"true"``/``"false"`` as ``lightning-cli`` may send it."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidInput(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass
+class Heartbeat:
+    """One loop's liveness: times are the service clock's, delays in seconds."""
+
+    name: str
+    interval: float
+    offset: float
+    running: bool = False
+    started_at: float | None = None
+    last_tick: float | None = None
+    last_attempt: float | None = None
+    runs: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_result: dict[str, Any] = field(default_factory=dict)
+
+    def stalled(self, now: float) -> bool:
+        """No successful tick for 3x the interval (counted from the first due tick)."""
+        if not self.running or self.started_at is None:
+            return False
+        since = self.last_tick if self.last_tick is not None else self.started_at + self.offset
+        return now - since > STALL_FACTOR * self.interval
+
+    def retry_delay(self) -> float:
+        """After ``n`` failures in a row: interval/4 (at least 1 s) doubled n-1 times, at most
+        4x the interval."""
+        base = max(1.0, self.interval / 4)
+        return float(min(self.interval * 4, base * 2 ** (self.consecutive_failures - 1)))
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        out = asdict(self)
+        out["stalled"] = self.stalled(now)
+        return out
+
+
+def _scaled_offset(offset: float, interval: float, default: float, developer: bool) -> float:
+    """The spec's start offset, shrunk in proportion to a shortened interval in developer mode."""
+    return offset * min(1.0, interval / default) if developer else offset
+
+
+def _version() -> str:
+    try:
+        return metadata.version("lightning-hive")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class RevenueService:
+    """Everything cl-revenue-ops does, behind methods the plugin shell calls."""
+
+    def __init__(
+        self,
+        node: NodeApi,
+        options: RevenueOptions,
+        *,
+        clock: Clock | None = None,
+        log: LogFn | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        options.validate()
+        self.node = node
+        self.options = options
+        self.clock: Clock = clock or WallClock()
+        self._log = log or (lambda level, message: None)
+        self.store = RevenueStore(options.db_path)
+        self.ingestor = ForwardIngestor(self.store)
+        self.policies = PolicyService(self.store, on_change=self._policy_changed)
+        self._lock = threading.RLock()
+        self._shutdown = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.hydration: dict[str, Any] = {"state": "pending"}
+        self.heartbeats = {
+            name: Heartbeat(name, every, _scaled_offset(offset, every, spec, options.developer))
+            for name, every, offset, spec in (
+                ("flow", options.flow_interval_s, FLOW_START_OFFSET_S, 3600),
+                ("fee", options.fee_interval_s, FEE_START_OFFSET_S, 1800),
+            )
+        }
+        wanted = {f.name for f in fields(ControllerConfig)}
+        config = ControllerConfig(**{k: v for k, v in asdict(options).items() if k in wanted})
+        self.controller = FeeController(
+            node, self.store, self.policies, config, self.clock, rng or random.Random(), self.log
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+    def log(self, level: str, message: str) -> None:
+        with contextlib.suppress(Exception):  # logging never takes a loop down
+            self._log(level, message)
+
+    def start(self) -> None:
+        """Hydrate and start the loops in a background thread; returns at once."""
+        self._spawn("revenue-ops-start", self._startup)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loops (waiting up to ``timeout`` for a running cycle) and close the store."""
+        self._shutdown.set()
+        deadline = time.monotonic() + timeout
+        for t in list(self._threads):
+            if t is not threading.current_thread():
+                t.join(max(0.0, deadline - time.monotonic()))
+        for hb in self.heartbeats.values():
+            hb.running = False
+        with self._lock:
+            self.store.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._shutdown.is_set()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _startup(self) -> None:
+        self.hydrate()
+        for hb, job in (
+            (self.heartbeats["flow"], self._flow_job),
+            (self.heartbeats["fee"], self._fee_job),
+        ):
+            if not self._shutdown.is_set():
+                self._spawn(f"revenue-ops-{hb.name}", functools.partial(self._loop, hb, job))
+
+    def hydrate(self) -> bool:
+        """Read settled forwards from ``listforwards``; True on success (status in ``hydration``)."""
+        self.hydration = {**self.hydration, "state": "running", "started_at": self.clock.now()}
+        try:
+            counts = self.ingestor.hydrate(self.node)
+        except Exception as exc:
+            self.hydration.update(state="failed", error=str(exc), finished_at=self.clock.now())
+            self.log("warn", f"start-up hydration from listforwards failed (will retry): {exc}")
+            return False
+        self.hydration = {
+            "state": "done",
+            "finished_at": self.clock.now(),
+            "through_created_index": self.ingestor.hydrated_through,
+            **counts.to_json(),
+        }
+        self.log(
+            "info", f"hydrated {counts.stored} settled forwards ({counts.duplicates} already known)"
+        )
+        return True
+
+    def _loop(self, hb: Heartbeat, job: Callable[[], dict[str, Any]]) -> None:
+        hb.running, hb.started_at = True, self.clock.now()
+        delay = hb.offset
+        while not self._shutdown.wait(delay):
+            hb.last_attempt = self.clock.now()
+            try:
+                result = job()
+            except Exception as exc:
+                hb.failures += 1
+                hb.consecutive_failures += 1
+                hb.last_error = f"{type(exc).__name__}: {exc}"
+                delay = hb.retry_delay()
+                self.log(
+                    "warn", f"{hb.name} cycle failed, retrying in {delay:.0f} s: {hb.last_error}"
+                )
+                self.log("debug", traceback.format_exc())
+                continue
+            hb.runs += 1
+            hb.consecutive_failures = 0
+            hb.last_tick = self.clock.now()
+            hb.last_result = _summary(result)
+            delay = hb.interval
+        hb.running = False
+
+    def _flow_job(self) -> dict[str, Any]:
+        if self.hydration.get("state") != "done":
+            self.hydrate()
+        with self._lock:
+            return self.controller.flow_cycle()
+
+    def _fee_job(self) -> dict[str, Any]:
+        with self._lock:
+            self.policies.purge_expired(self.clock.now())
+            return self.controller.fee_cycle()
+
+    # -- ingestion and policies ---------------------------------------------------------
+    def forward_event(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """One ``forward_event`` notification (its params or the inner object)."""
+        counts = self.ingestor.ingest_event(payload)
+        if counts.rejected:
+            self.log("warn", f"forward_event rejected: {dict(counts.rejections)}")
+        return counts.to_json()
+
+    def policy(self, action: object, params: Mapping[str, Any]) -> dict[str, Any]:
+        return self.policies.handle(action, params, self.clock.now())
+
+    def _policy_changed(self, peer_id: str) -> None:
+        with self._lock:
+            self.controller.on_policy_change(peer_id)
+
+    # -- the controller's RPCs ------------------------------------------------------------
+    def fee_cycle(self) -> dict[str, Any]:
+        with self._lock:
+            return self.controller.fee_cycle()
+
+    def analyze(self, channel_id: str | None = None) -> dict[str, Any]:
+        """The controller's flow metrics plus ``ingested``: forwards stored for the window."""
+        if channel_id is not None and not isinstance(channel_id, str):
+            raise InvalidInput(f"channel_id must be a string, got {channel_id!r}")
+        since = self.clock.now() - self.options.flow_window_days * 86400
+        count, fees = self.store.forward_totals(since=since, channel=channel_id)
+        with self._lock:
+            out: dict[str, Any] = dict(self.controller.analyze(channel_id))
+        out["ingested"] = {
+            "window_days": self.options.flow_window_days,
+            "forward_count": count,
+            "fee_msat": fees,
+            "channel_id": channel_id,
+        }
+        return out
+
+    def fee_debug(self, channel_id: str) -> dict[str, Any]:
+        if not isinstance(channel_id, str):
+            raise InvalidInput(f"channel_id must be a string, got {channel_id!r}")
+        with self._lock:
+            return self.controller.fee_debug(channel_id)
+
+    def set_fee(self, channel_id: str, fee_ppm: object, force: object = False) -> dict[str, Any]:
+        if not isinstance(channel_id, str):
+            raise InvalidInput(f"channel_id must be a string, got {channel_id!r}")
+        ppm, forced = validate_fee_ppm(fee_ppm), parse_bool("force", force)
+        with self._lock:
+            return self.controller.set_fee(channel_id, ppm, forced)
+
+    # -- status ------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        now = self.clock.now()
+        count, fees = self.store.forward_totals()
+        loops = {name: hb.to_json(now) for name, hb in self.heartbeats.items()}
+        return {
+            "plugin": "cl-revenue-ops",
+            "version": _version(),
+            "mode": "dry_run" if self.options.dry_run else "live",
+            "dry_run": self.options.dry_run,
+            "developer": self.options.developer,
+            "db_path": self.store.path,
+            "schema_version": self.store.schema_version,
+            "loops": loops,
+            "jobs": [name for name, hb in self.heartbeats.items() if hb.running],
+            "stalled": any(loop["stalled"] for loop in loops.values()),
+            "hydration": dict(self.hydration),
+            "ingest": self.ingestor.totals.to_json(),
+            "forwards": {"count": count, "fee_msat": fees},
+            "options": self.options.to_json(),
+        }
+
+
+def _summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A small, JSON-safe digest of a cycle's result for the heartbeat."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, list | dict):
+            out[key] = len(value)
+        elif isinstance(value, str | int | float | bool) or value is None:
+            out[key] = value
+    return out
