@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from lnhive.revenue.kalman import finite_float
+
 SECONDS_PER_DAY = 86_400
 
 DECAY_FAST = 0.65
@@ -151,24 +153,15 @@ class EmaState:
         if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
             return cls(was_reset=True)
         try:
-            ratio = _real(data.get("flow_ratio"))
-            vel = _real(data.get("velocity"))
+            ratio = finite_float(data.get("flow_ratio"))
+            vel = finite_float(data.get("velocity"))
             at = data.get("measured_at")
-            measured_at = None if at is None else _real(at)
+            measured_at = None if at is None else finite_float(at)
         except ValueError:
             return cls(was_reset=True)
         if abs(ratio) > 1 or abs(vel) > VELOCITY_LIMIT:
             return cls(was_reset=True)
         return cls(flow_ratio=ratio, velocity=vel, measured_at=measured_at)
-
-
-def _real(v: object) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError("not a number")
-    f = float(v)
-    if not math.isfinite(f):
-        raise ValueError("not finite")
-    return f
 
 
 @dataclass(frozen=True)

@@ -199,15 +199,15 @@ class KalmanState:
             if not isinstance(updates, int) or isinstance(updates, bool) or updates < 0:
                 raise ValueError("updates")
             state = cls(
-                ratio=_real(data.get("ratio")),
-                velocity=_real(data.get("velocity")),
-                p00=_real(data.get("p00")),
-                p01=_real(data.get("p01")),
-                p11=_real(data.get("p11")),
-                innovation_variance=_real(data.get("innovation_variance")),
-                last_innovation=_real(data.get("last_innovation")),
+                ratio=finite_float(data.get("ratio")),
+                velocity=finite_float(data.get("velocity")),
+                p00=finite_float(data.get("p00")),
+                p01=finite_float(data.get("p01")),
+                p11=finite_float(data.get("p11")),
+                innovation_variance=finite_float(data.get("innovation_variance")),
+                last_innovation=finite_float(data.get("last_innovation")),
                 updates=updates,
-                last_update=None if last is None else _real(last),
+                last_update=None if last is None else finite_float(last),
                 regime_change=regime,
                 resets=salvaged,
             )
@@ -223,7 +223,9 @@ class KalmanState:
         return state
 
 
-def _real(v: object) -> float:
+def finite_float(v: object) -> float:
+    """A real, finite JSON number (not a bool); ValueError otherwise. Reads persisted
+    states, where anything else means the blob is corrupt."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError("not a number")
     f = float(v)

@@ -50,28 +50,16 @@ MAX_FEE_PPM = 100_000
 
 
 @dataclass(frozen=True)
-class RevenueOptions:
+class RevenueOptions(ControllerConfig):
     """The plugin's options (``revenue-ops-`` prefix dropped, ``-`` as ``_``), validated.
 
     ``db_path`` empty means :data:`~lnhive.revenue.store.DEFAULT_FILENAME` in the node's
-    network directory. The fields from ``dry_run`` on are handed to ``ControllerConfig``
-    by name.
+    network directory. The controller's settings are inherited from ``ControllerConfig``,
+    so the options are handed to the controller as its config.
     """
 
     db_path: str = ""
     developer: bool = False
-    dry_run: bool = False
-    fee_interval_s: int = 1800
-    flow_interval_s: int = 3600
-    flow_window_days: int = 7
-    min_fee_ppm: int = 50
-    min_fee_ppm_saturated: int = 0
-    max_fee_ppm: int = 2000
-    fee_profile: str = "active"
-    hive_fee_ppm: int = 0
-    estimated_open_cost_sats: int = 5000
-    vegas_reflex: bool = True
-    enable_dynamic_htlcmax: bool = True
 
     @classmethod
     def from_options(
@@ -224,10 +212,8 @@ class RevenueService:
                 ("fee", options.fee_interval_s, FEE_START_OFFSET_S, 1800),
             )
         }
-        wanted = {f.name for f in fields(ControllerConfig)}
-        config = ControllerConfig(**{k: v for k, v in asdict(options).items() if k in wanted})
         self.controller = FeeController(
-            node, self.store, self.policies, config, self.clock, rng or random.Random(), self.log
+            node, self.store, self.policies, options, self.clock, rng or random.Random(), self.log
         )
 
     # -- lifecycle -------------------------------------------------------------------
