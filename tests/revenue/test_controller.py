@@ -482,3 +482,44 @@ def test_decide_sleeping_channel_holds_until_woken() -> None:
     woken = replace(inputs, manual_wake=True)
     d2 = decide(ev, _evidence_for(ev, now), stored, woken, cfg, random.Random(1))
     assert d2.reason != "sleeping" and d2.debug["wake"] == "manual_fee"
+
+
+def test_decide_holds_ordinary_moves_after_24_broadcasts_in_24_h() -> None:
+    """§2 anti-oscillation summary: "[ours] ... hard cap 24" broadcasts per channel per day."""
+    now = 1_767_225_600.0
+    cfg = ControllerConfig().decision_config()
+    stored = ChannelControl()
+    stored.cycle.last_update = now - CYCLE
+    stored.cycle.last_broadcast_fee_ppm, stored.cycle.last_broadcast_ts = 300, now - 3600
+    ev = _channel(fee_ppm=300)
+    inputs = ChannelInputs(policy=PeerPolicy(ev.peer_id))
+    # a seed whose draw moves the fee past the deadband when nothing has been broadcast
+    seed = next(
+        s
+        for s in range(200)
+        if decide(ev, _evidence_for(ev, now), stored, inputs, cfg, random.Random(s)).reason
+        == "gossip_gate_passed"
+    )
+    free = decide(ev, _evidence_for(ev, now), stored, inputs, cfg, random.Random(seed))
+    assert free.apply and free.state.cycle.recent_broadcasts == [now]
+    stored.cycle.recent_broadcasts = [now - 3600 - 60 * i for i in range(24)]
+    capped = decide(ev, _evidence_for(ev, now), stored, inputs, cfg, random.Random(seed))
+    assert (capped.apply, capped.new_fee_ppm) == (False, 300)
+    assert capped.reason.startswith("broadcast_cap")
+    # broadcasts older than 24 h no longer count
+    stored.cycle.recent_broadcasts = [now - 86_400 - 60 * i for i in range(24)]
+    again = decide(ev, _evidence_for(ev, now), stored, inputs, cfg, random.Random(seed))
+    assert again.apply and again.state.cycle.recent_broadcasts == [now]
+
+
+def test_decide_congestion_trip_is_not_held_by_the_broadcast_cap() -> None:
+    now = 1_767_225_600.0
+    cfg = ControllerConfig().decision_config()
+    stored = ChannelControl()
+    stored.cycle.last_update = now - CYCLE
+    stored.cycle.last_broadcast_fee_ppm = 300
+    stored.cycle.recent_broadcasts = [now - 60 * i for i in range(1, 25)]
+    busy = _channel(htlcs_in_flight=411)
+    inputs = ChannelInputs(policy=PeerPolicy(busy.peer_id))
+    d = decide(busy, _evidence_for(busy, now), stored, inputs, cfg, random.Random(1))
+    assert (d.apply, d.new_fee_ppm, d.reason) == (True, 600, "category_changed")

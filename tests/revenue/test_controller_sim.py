@@ -36,18 +36,19 @@ BASE_RATE_PER_H = 40.0
 DEMAND_SCALE_PPM = 600.0
 SEED = 13
 # What the composed controller reached with SEED on this harness (not tuned; spec §7 test 13):
-# revenue days 10-30: controller 181 479 sat, static 100: 79 850 (2.27x), static 200: 135 410
-# (1.34x) -> both revenue targets pass; the fee over days 20-30 averages 394 ppm and the
-# channel broadcasts a new fee up to 39 times a day (about 34 a day on average) after day 10.
-FEE_NOT_REACHED = (
-    "fee over days 20-30 averages 394 ppm with seed 13 (target 420-780): the fee climbs from "
-    "the 200 ppm prior by ~10 ppm/day, capped by the supported ceiling (1.25 x the 90 % "
-    "revenue-mass fee) and the blend"
-)
+# revenue days 10-30: controller 187 361 sat, static 100: 79 850 (2.35x), static 200: 135 410
+# (1.38x); the fee over days 20-30 averages 433 ppm (inside 420-780, but with little margin: seeds
+# 1-6 give 315-401 ppm); the channel broadcasts 24 fees a day (the hard cap of §2) after day 10.
+# Why the fee stays low: at ~400 sat/h the quadratic fit's fixed prior (precision 0.01 in sat/h
+# units) outweighs the data (30-min windows weigh min(1, h/6) = 0.083, discounted to the 0.05
+# floor: sum of weights ~8.6 against a noise variance ~4e4), so the fit is never concave and the
+# posterior is the best log-fee bucket with std 200; with a 1e4x weaker prior (a diagnostic run,
+# not the spec) the same harness settles at 610 ppm.
 BROADCASTS_NOT_REACHED = (
-    "up to 39 broadcasts/day (about 34/day on average) after day 10 with seed 13 (target <= 6): "
-    "each cycle's Thompson draw moves the blended fee more than the 5 % gossip gate, and "
-    "Poisson noise in the revenue rate (> 1 % per window) never lets the channel sleep"
+    "24 broadcasts/day (the §2 hard cap) after day 10 with seed 13 (target <= 6): the posterior "
+    "std stays at 200 (non-concave fit, weights at the 0.05 discount floor), so each cycle's "
+    "Thompson draw moves the blended fee (ratio 0.20) more than the 5 % gossip gate, and Poisson "
+    "noise in the revenue rate (> 1 % per window) never lets the channel sleep"
 )
 
 
@@ -187,7 +188,6 @@ def test_13_revenue_beats_static_200_by_a_fifth(runs: dict[str, SimResult]) -> N
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=True, reason=FEE_NOT_REACHED)
 def test_13_fee_converges_near_optimum(runs: dict[str, SimResult]) -> None:
     assert 420 <= runs["controller"].mean_fee(20, 30) <= 780, _summary(runs)
 

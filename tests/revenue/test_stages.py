@@ -404,3 +404,27 @@ def test_shape_target_stays_in_rails_and_within_the_step_cap(
     assert abs(shaped.applied - current) <= stages.step_cap(current, profile, wake=wake)
     if streak >= 8:
         assert shaped.applied <= current
+
+
+def test_blend_origin_drops_a_pending_target_that_is_no_longer_valid() -> None:
+    """§2.3 step 6 "(or a still-valid pending target)": on the way from current to the new
+    target, and the target not back inside the gossip band of the last broadcast."""
+    on_path = stages.blend_origin(1000, 1025, 50, 2000, target_ppm=1500, last_broadcast_ppm=1000)
+    assert on_path == 1025
+    # the target turned around: the pending step lies on the far side of the current fee
+    assert stages.blend_origin(1000, 1025, 50, 2000, target_ppm=800) == 1000
+    # past the new target
+    assert stages.blend_origin(1000, 1025, 50, 2000, target_ppm=1010) == 1000
+    # the target is back within 5 % of the last broadcast
+    back = stages.blend_origin(1000, 1025, 50, 2000, target_ppm=1040, last_broadcast_ppm=1000)
+    assert back == 1000
+
+
+def test_broadcast_cap_counts_the_last_24_h_and_spares_category_changes() -> None:
+    now = 1_000_000.0
+    day = [now - 3600 * i for i in range(24)]
+    assert stages.broadcast_cap_reached(day, now, "gossip_gate_passed")
+    assert not stages.broadcast_cap_reached(day[:23], now, "gossip_gate_passed")
+    assert not stages.broadcast_cap_reached(day, now, "category_changed")
+    assert not stages.broadcast_cap_reached(day, now, "zero_fee_transition")
+    assert stages.recent_broadcasts([now - 86_400, now - 10], now) == [now - 10]

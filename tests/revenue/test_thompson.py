@@ -457,6 +457,22 @@ def test_cap_target_and_one_upward_probe_per_24h() -> None:
     assert th.cap_target(s, 280, now + 48 * HOUR) == 280  # a probe never raises the target
 
 
+def test_upward_probe_budget_is_spent_only_when_consumed() -> None:
+    """The controller takes the probe target without spending the 24 h budget and spends it
+    only once the applied fee crosses the supported ceiling (§2.4 "one upward probe ... per
+    24 h")."""
+    s = _earning_state([100] * 5 + [200] * 5 + [400], rate=10.0, spacing=0)
+    now = T0 + 10 * HOUR
+    s.posterior_mean, s.posterior_std = 300.0, 80.0
+    assert th.upward_probe_open(s, now, 250.0)
+    assert th.cap_target(s, 400, now, consume_probe=False) == 312
+    assert s.last_upward_probe_ts == 0
+    assert th.cap_target(s, 400, now + HOUR, consume_probe=False) == 312  # still open
+    th.consume_upward_probe(s, now + HOUR)
+    assert not th.upward_probe_open(s, now + 2 * HOUR, 250.0)
+    assert th.cap_target(s, 400, now + 2 * HOUR, consume_probe=False) == 250
+
+
 @pytest.mark.parametrize(
     ("streak", "mean", "std"), [(1, 300.0, 80.0), (0, 240.0, 80.0), (0, 300.0, 59.0)]
 )

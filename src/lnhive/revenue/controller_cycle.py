@@ -64,6 +64,8 @@ class CycleState:
     pi: pi.PIState = field(default_factory=pi.PIState)
     strategy: str = Strategy.DYNAMIC.value
     low_fee_exploration: bool = False
+    recent_broadcasts: list[float] = field(default_factory=list)
+    """Times of this channel's controller broadcasts in the last 24 h (the hard cap of 24)."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -293,12 +295,18 @@ def decide(
         th, cur, rew, hours, inow, spendable_sat=ev.spendable_msat // 1000,
         bucket=thompson.time_bucket(_hour(now)), congested=cyc.congestion.active, context=ctx,
     )  # fmt: skip
+    sparse = count < profile.window_min_forwards
+    # §2.4 "Order: update → discount → sample"; the Vegas widening (§2.4 Nudges) acts on the
+    # discounted posterior just before the sample, as in the reference port's cycle.
+    thompson.discount(th, profile.dts_gamma_sparse if sparse else profile.dts_gamma_normal)
     if cfg.vegas_reflex:
         thompson.vegas_adjust(th, inputs.vegas_multiplier, float(floor), inow)
-    sparse = count < profile.window_min_forwards
-    thompson.discount(th, profile.dts_gamma_sparse if sparse else profile.dts_gamma_normal)
     dts = thompson.sample(th, rng, inow, floor=floor, ceiling=ceiling, context=ctx)
-    dts = thompson.cap_target(th, dts, inow, float(floor))
+    # §2.4 "one upward probe to 1.25x per 24 h": the budget is spent below, only if the fee
+    # applied this cycle really goes above the pre-stretch supported ceiling.
+    supported = thompson.supported_ceiling(th, inow, float(floor))
+    dts = thompson.cap_target(th, dts, inow, float(floor), consume_probe=False)
+    probe_pre_cap = supported if supported is not None and dts > supported else None
     pir = pi.step(
         cyc.pi, outbound_ratio=ev.outbound_ratio, flow_class=inputs.flow_class,
         capacity_sat=ev.capacity_sat, now=now,
@@ -331,6 +339,7 @@ def decide(
         raw, current_ppm=cur, floor_ppm=shape_floor, ceiling_ppm=ceiling, profile=profile,
         posterior_std=th.posterior_std, observations=thompson.real_observation_count(th),
         wake=wake, pending_ppm=cyc.pending_target_ppm, zero_flow=zero_ctx,
+        last_broadcast_ppm=cyc.last_broadcast_fee_ppm,
     )  # fmt: skip
     target = shaped.applied
     if cong.mode is stages.CongestionMode.TRIP and cong.fee_ppm is not None:
@@ -348,7 +357,10 @@ def decide(
     changed = (category == "congestion") != (cyc.last_state == "congestion")
     db = stages.deadband(cur, target, cyc.last_broadcast_fee_ppm, category_changed=changed)
     new_fee, reason, apply = cur, db.reason, db.decision is stages.Decision.APPLY
-    if apply:
+    if apply and stages.broadcast_cap_reached(cyc.recent_broadcasts, now, db.reason):
+        apply, reason = False, f"broadcast_cap: {stages.BROADCAST_HARD_CAP_PER_DAY} in 24 h"
+        cyc.pending_target_ppm = None
+    elif apply:
         new_fee = db.fee_ppm
         cyc.pending_target_ppm = None
     else:
@@ -374,12 +386,17 @@ def decide(
     cyc.last_update = now
     cyc.last_fee_ppm = new_fee
     cyc.last_state = category
+    recent = stages.recent_broadcasts(cyc.recent_broadcasts, now)
     if apply:
+        recent.append(now)
         cyc.last_broadcast_fee_ppm, cyc.last_broadcast_ts = new_fee, now
+        if probe_pre_cap is not None and new_fee > probe_pre_cap:
+            thompson.consume_upward_probe(th, inow)
         if htlcmax is not None:
             cyc.last_htlcmax_msat = htlcmax
     else:
         htlcmax = None
+    cyc.recent_broadcasts = recent
     debug: dict[str, Any] = {
         "floor_ppm": floor, "ceiling_ppm": ceiling, "rails": asdict(rails),
         "targets": {

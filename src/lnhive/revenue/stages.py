@@ -57,12 +57,34 @@ def bound(target: float | int, floor_ppm: int, ceiling_ppm: int) -> int:
 
 
 def blend_origin(
-    current_ppm: int, pending_ppm: int | None, floor_ppm: int, ceiling_ppm: int
+    current_ppm: int,
+    pending_ppm: int | None,
+    floor_ppm: int,
+    ceiling_ppm: int,
+    *,
+    target_ppm: int | None = None,
+    last_broadcast_ppm: int | None = None,
 ) -> int:
-    """Blend from a pending target the deadband kept, while it is within the rails."""
-    if pending_ppm is not None and floor_ppm <= pending_ppm <= ceiling_ppm:
-        return pending_ppm
-    return current_ppm
+    """Blend from a pending target the deadband kept, while it is still valid (§2.3 step 6,
+    "blend from current (or a still-valid pending target)").
+
+    Valid means: within the rails and, when this cycle's bounded target is given, still on the
+    way from the current fee to it (a pending step toward an earlier target that lies on the
+    far side of the current fee, or past the new target, no longer leads anywhere) and the
+    target is not back inside the gossip band of the last broadcast (then there is nothing left
+    to accumulate). The reference port's golden cycle traces drop a pending anchor on the same
+    two conditions.
+    """
+    if pending_ppm is None or not floor_ppm <= pending_ppm <= ceiling_ppm:
+        return current_ppm
+    if target_ppm is not None:
+        if not min(current_ppm, target_ppm) <= pending_ppm <= max(current_ppm, target_ppm):
+            return current_ppm
+        if last_broadcast_ppm is not None and last_broadcast_ppm > 0:
+            band = last_broadcast_ppm * exact(GOSSIP_GATE_FRACTION)
+            if abs(target_ppm - last_broadcast_ppm) <= band:
+                return current_ppm
+    return pending_ppm
 
 
 def blend(origin_ppm: int, target_ppm: int, ratio: float) -> int:
@@ -177,11 +199,19 @@ def shape_target(
     wake: bool = False,
     pending_ppm: int | None = None,
     zero_flow: ZeroFlowContext | None = None,
+    last_broadcast_ppm: int | None = None,
 ) -> Shaped:
     """Steps 6-8 in order: bound, blend, zero-flow guard, rate limit."""
     bounded = bound(raw_target, floor_ppm, ceiling_ppm)
     ratio = blend_ratio(profile, posterior_std, observations, wake=wake)
-    origin = blend_origin(current_ppm, pending_ppm, floor_ppm, ceiling_ppm)
+    origin = blend_origin(
+        current_ppm,
+        pending_ppm,
+        floor_ppm,
+        ceiling_ppm,
+        target_ppm=bounded,
+        last_broadcast_ppm=last_broadcast_ppm,
+    )
     blended = blend(origin, bounded, ratio)
     guarded, action = blended, ZeroFlowAction.NONE
     if zero_flow is not None:
@@ -251,6 +281,26 @@ def deadband(
         reason = f"gossip_gate: |{new_ppm} - {last_broadcast_ppm}| <= 5 % of last broadcast"
         return DeadbandDecision(Decision.SKIP_GOSSIP, reason, current_ppm)
     return DeadbandDecision(Decision.APPLY, "gossip_gate_passed", new_ppm)
+
+
+BROADCAST_HARD_CAP_PER_DAY = 24
+BROADCAST_CAP_WINDOW_S = 86_400.0
+UNCAPPED_REASONS = frozenset({"category_changed", "zero_fee_transition"})
+
+
+def recent_broadcasts(timestamps: list[float], now: float) -> list[float]:
+    """The broadcast times of the last 24 h (a new list; older ones dropped)."""
+    return [t for t in timestamps if 0 <= now - t < BROADCAST_CAP_WINDOW_S]
+
+
+def broadcast_cap_reached(timestamps: list[float], now: float, reason: str) -> bool:
+    """§2 anti-oscillation summary, "[ours] steady state ≤6 broadcasts per channel per day,
+    hard cap 24": true when this channel already broadcast 24 fees in the last 24 h. The
+    transitions the deadband always sends (a decision-category change such as CONGESTION <->
+    normal, a 0-fee transition; §2.3 step 10, §7 test 3) are not held back."""
+    if reason in UNCAPPED_REASONS:
+        return False
+    return len(recent_broadcasts(timestamps, now)) >= BROADCAST_HARD_CAP_PER_DAY
 
 
 def gossip_refresh_due(

@@ -35,11 +35,12 @@ from lnhive.revenue.thompson_fit import (
 
 __all__ = [
     "FLAGS", "FLAG_CONGESTION", "FLAG_NONE", "FLAG_ZERO_PROBE", "STATE_VERSION", "ContextPosterior",
-    "Nudge", "Observation", "ThompsonState", "cap_target", "context_key", "discount",
+    "Nudge", "Observation", "ThompsonState", "cap_target", "consume_upward_probe",
+    "context_key", "discount",
     "earning_region_fee", "effective_positive_rate_ref", "from_json", "is_meaningful",
     "nudge_fee_insufficient", "real_observation_count", "recompute", "record", "record_nudge",
     "reward", "sample", "supported_ceiling", "time_bucket", "to_json", "update_context",
-    "vegas_adjust",
+    "upward_probe_open", "vegas_adjust",
 ]  # fmt: skip
 
 STATE_VERSION = 1
@@ -385,23 +386,47 @@ def supported_ceiling(state: ThompsonState, now: int, floor: float | None = None
     return ceiling
 
 
-def cap_target(state: ThompsonState, target: int, now: int, floor: float | None = None) -> int:
+def cap_target(
+    state: ThompsonState,
+    target: int,
+    now: int,
+    floor: float | None = None,
+    *,
+    consume_probe: bool = True,
+) -> int:
     """Cap a target at the supported ceiling, except one upward probe to 1.25x the ceiling per
     24 h while the channel earns (streak 0), the posterior mean is above the cap and std ≥ 60.
-    Taking the probe stamps ``last_upward_probe_ts``."""
+
+    With ``consume_probe`` (the default) taking the probe stamps ``last_upward_probe_ts`` at
+    once. The controller passes False and calls :func:`consume_upward_probe` only when the fee it
+    applies actually crosses the pre-stretch cap: §2.4 allows "one upward probe to 1.25x per
+    24 h", and a probe target that the blend and deadband never let past the cap probed nothing
+    (the reference port's golden cycle traces consume the budget the same way)."""
     cap = supported_ceiling(state, now, floor)
     if cap is None or target <= cap:
         return target
+    if upward_probe_open(state, now, cap):
+        if consume_probe:
+            consume_upward_probe(state, now)
+        return min(target, math.floor(CEILING_HEADROOM * cap))
+    return math.floor(cap)
+
+
+def upward_probe_open(state: ThompsonState, now: int, cap: float) -> bool:
+    """§2.4: the upward probe is allowed when streak = 0, mean > cap, std ≥ 60 and no probe
+    was taken in the last 24 h."""
     last = state.last_upward_probe_ts
-    if (
+    return (
         state.zero_revenue_streak == 0
         and state.posterior_mean > cap
         and state.posterior_std >= UPWARD_PROBE_MIN_STD
         and (last <= 0 or now - last >= UPWARD_PROBE_HOURS * 3600)
-    ):
-        state.last_upward_probe_ts = now
-        return min(target, math.floor(CEILING_HEADROOM * cap))
-    return math.floor(cap)
+    )
+
+
+def consume_upward_probe(state: ThompsonState, now: int) -> None:
+    """Stamp the 24 h upward-probe budget (the fee did go above the supported ceiling)."""
+    state.last_upward_probe_ts = now
 
 
 # --- nudges -------------------------------------------------------------------------------
