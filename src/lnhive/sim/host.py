@@ -501,9 +501,6 @@ class PluginHost:
             except RpcError:
                 continue
 
-    def option_owner(self, name: str) -> OptionState | None:
-        return self.options.get(name)
-
     async def set_option(self, name: str, val: Any) -> OptionState:
         st = self.options.get(name)
         if st is None:

@@ -88,7 +88,3 @@ class JsonStream:
         if self._depth and len(buf) > self._max:
             raise FramingError(f"a JSON value longer than {self._max} bytes")
         return out
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)

@@ -8,7 +8,6 @@ plugin's command (parameters passed verbatim, the id chained), then apply `filte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
 from collections.abc import Generator
@@ -392,10 +391,6 @@ class SimNode:
     async def _rest_checkrune(self, rune: str, method: str, params: dict[str, Any]) -> Any:
         # clnrest asks the node through the RPC, without a nodeid (so `id` restrictions fail).
         return await self.call("checkrune", {"rune": rune, "method": method, "params": params})
-
-    async def close_quietly(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.stop()
 
 
 def _malformed(message: str) -> dict[str, Any]:

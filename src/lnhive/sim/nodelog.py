@@ -40,11 +40,6 @@ class NodeLog:
         with self._cond:
             return list(self._lines)
 
-    def find(self, pattern: str) -> str | None:
-        rx = re.compile(pattern)
-        with self._cond:
-            return next((line for line in self._lines if rx.search(line)), None)
-
     def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
         """Block (in a test thread) until a line matches; raise TimeoutError if none does."""
         rx = re.compile(pattern)

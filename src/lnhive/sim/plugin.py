@@ -34,10 +34,6 @@ class PluginState(enum.Enum):
     STOPPED = "stopped"
 
 
-class PluginDied(Exception):
-    """The plugin process ended (crash, garbage on stdout, or killed)."""
-
-
 @dataclass
 class PluginEvents:
     """What a plugin process reports to its node."""
@@ -63,7 +59,6 @@ class PluginProcess:
     _pending: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=itertools.count)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _exit_reason: str | None = None
 
     @property
     def name(self) -> str:
@@ -220,7 +215,6 @@ class PluginProcess:
         if self.state is PluginState.STOPPED:
             return
         self.state = PluginState.STOPPED
-        self._exit_reason = reason
         for fut in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(
@@ -228,10 +222,6 @@ class PluginProcess:
                 )
         self._kill_group()
         self.events.died(self, reason)
-
-    @property
-    def exit_reason(self) -> str | None:
-        return self._exit_reason
 
     def _kill_group(self) -> None:
         proc = self._proc
