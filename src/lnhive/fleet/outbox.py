@@ -65,6 +65,9 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX fleet_outbox_due ON fleet_outbox (status, next_attempt_at);
     """,
+    # Frames due at the same moment go out in the order they were queued (a welcome
+    # before the roster that follows it), whatever the clock's resolution.
+    "ALTER TABLE fleet_outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;",
 )
 
 
@@ -187,7 +190,8 @@ class Outbox:
         now = self.clock.now()
         cur = self.store.execute(
             "INSERT OR IGNORE INTO fleet_outbox (peer, msg_id, frame_hex, created_at, "
-            "next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+            "next_attempt_at, seq) VALUES (?, ?, ?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM fleet_outbox))",
             (peer, msg_id, frame_hex, now, now),
         )
         return cur.rowcount == 1
@@ -216,7 +220,7 @@ class Outbox:
             rows = conn.execute(
                 "SELECT peer, msg_id, frame_hex, attempts FROM fleet_outbox "
                 "WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY next_attempt_at, created_at, peer, msg_id LIMIT ?",
+                "ORDER BY next_attempt_at, seq LIMIT ?",
                 (t, int(limit)),
             ).fetchall()
             for row in rows:
@@ -229,6 +233,29 @@ class Outbox:
                 )
                 out.append(Pending(peer, msg_id, str(row["frame_hex"]), attempt))
         return out
+
+    def unreachable(self, peer: str, msg_id: str, delay_s: float, now: float | None = None) -> bool:
+        """The attempt :meth:`due` just recorded never left (the peer is offline): give
+        the attempt back and try again after ``delay_s`` (spec §2.3: an offline peer
+        keeps its retry budget)."""
+        t = self.clock.now() if now is None else float(now)
+        cur = self.store.execute(
+            "UPDATE fleet_outbox SET attempts = MAX(attempts - 1, 0), next_attempt_at = ?, "
+            "last_error = 'peer not connected' "
+            "WHERE peer = ? AND msg_id = ? AND status = 'pending'",
+            (t + float(delay_s), peer, msg_id),
+        )
+        return cur.rowcount == 1
+
+    def wake(self, peer: str, now: float | None = None) -> int:
+        """Make every pending row for ``peer`` due now (it just connected)."""
+        t = self.clock.now() if now is None else float(now)
+        cur = self.store.execute(
+            "UPDATE fleet_outbox SET next_attempt_at = ? "
+            "WHERE peer = ? AND status = 'pending' AND next_attempt_at > ?",
+            (t, peer, t),
+        )
+        return int(cur.rowcount)
 
     def ack(self, peer: str, msg_id: str, now: float | None = None) -> bool:
         """Mark (peer, msg_id) delivered; ``True`` if a pending row was acked."""

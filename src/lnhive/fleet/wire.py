@@ -35,6 +35,7 @@ type                       bytes   why
 ``fleet.intent_abort``     2,048   one abort
 ``fleet.promotion``        60,000  up to 50 embedded vouches
 ``fleet.ban_proposal``     2,048   reason <= 512 characters
+``fleet.roster``           60,000  membership evidence, as many envelopes as fit
 =========================  ======  =============================================
 """
 
@@ -73,6 +74,7 @@ SIZE_LIMITS: dict[str, int] = {
     "fleet.intent_abort": 2_048,
     "fleet.promotion": 60_000,
     "fleet.ban_proposal": 2_048,
+    "fleet.roster": 60_000,
 }
 """Body limits in bytes of JCS(body): exact type, then ``<namespace>.*``, then ``*``."""
 

@@ -1,0 +1,183 @@
+"""Membership evidence: the signed envelopes that change the roster, and how they apply.
+
+Two kinds exist in this slice (promotions, bans and leaves come later and follow the
+same pattern):
+
+``fleet.genesis`` — ``{"hive_id": …}``, self-signed by the founder. It makes the
+founder the hive's first ``member``. Only one genesis per hive is ever accepted.
+
+``fleet.welcome`` — signed by a ``member`` that ran the handshake with the joiner::
+
+    {"hive_id": …, "joiner": <node id>, "tier": "neophyte",
+     "attest": <msg_id of the joiner's fleet.attest>,
+     "member_count": <roster size after admission>,
+     "membership_hash": <the welcomer's membership hash after admission>}
+
+It admits ``joiner`` as a ``neophyte``. The same envelope goes to the joiner (which
+accepts it only after its own HELLO to that member) and to every other member, and is
+replayed verbatim inside ``fleet.roster`` frames, so a node never takes membership on
+another node's word: it re-verifies who signed what.
+
+:func:`apply` decides one envelope against the roster: ``applied`` (the roster
+changed), ``pending`` (it may apply once other evidence arrives: a welcome signed by
+a member we have not learned of yet) or ``rejected`` (never: wrong hive, signer not a
+member, joiner already in the roster, …). Signatures are checked by the caller before
+anything is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lnhive.core.errors import InvalidInput
+from lnhive.fleet.envelope import Envelope, MalformedEnvelope, is_msg_id, is_node_id
+from lnhive.fleet.roster import APPLIED, MEMBER, NEOPHYTE, PENDING, REJECTED, Roster, check_hive_id
+
+GENESIS = "fleet.genesis"
+WELCOME = "fleet.welcome"
+EVIDENCE_TYPES: frozenset[str] = frozenset({GENESIS, WELCOME})
+
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    reason: str | None = None
+    subject: str = ""
+
+
+def genesis_body(hive_id: str) -> dict[str, Any]:
+    return {"hive_id": check_hive_id(hive_id)}
+
+
+def welcome_body(
+    hive_id: str, joiner: str, attest_msg_id: str, member_count: int, membership_hash: str
+) -> dict[str, Any]:
+    return {
+        "hive_id": hive_id,
+        "joiner": joiner,
+        "tier": NEOPHYTE,
+        "attest": attest_msg_id,
+        "member_count": member_count,
+        "membership_hash": membership_hash,
+    }
+
+
+def _hive(body: Mapping[str, Any], what: str) -> str:
+    try:
+        return check_hive_id(body.get("hive_id"))
+    except InvalidInput as exc:
+        raise MalformedEnvelope(f"{what}: {exc.message}") from None
+
+
+def check_genesis(env: Envelope) -> str:
+    """The hive id of a structurally valid genesis."""
+    if set(env.body) != {"hive_id"}:
+        raise MalformedEnvelope(f"{GENESIS} body must be exactly {{hive_id}}")
+    return _hive(env.body, GENESIS)
+
+
+def check_welcome(env: Envelope) -> tuple[str, str]:
+    """``(hive_id, joiner)`` of a structurally valid welcome."""
+    body = env.body
+    fields = {"hive_id", "joiner", "tier", "attest", "member_count", "membership_hash"}
+    if set(body) != fields:
+        raise MalformedEnvelope(f"{WELCOME} body must have exactly {', '.join(sorted(fields))}")
+    hive_id = _hive(body, WELCOME)
+    joiner = body["joiner"]
+    if not is_node_id(joiner):
+        raise MalformedEnvelope(f"{WELCOME}: joiner must be a node id")
+    if joiner == env.sender:
+        raise MalformedEnvelope(f"{WELCOME}: a member cannot welcome itself")
+    if body["tier"] != NEOPHYTE:
+        raise MalformedEnvelope(f"{WELCOME}: joiners are admitted as neophytes only")
+    if not is_msg_id(body["attest"]):
+        raise MalformedEnvelope(f"{WELCOME}: attest must be the ATTEST's msg_id")
+    count = body["member_count"]
+    if type(count) is not int or not 1 <= count <= 10_000:
+        raise MalformedEnvelope(f"{WELCOME}: member_count must be an integer 1..10000")
+    mh = body["membership_hash"]
+    if not isinstance(mh, str) or _HASH_RE.fullmatch(mh) is None:
+        raise MalformedEnvelope(f"{WELCOME}: membership_hash must be 64 lowercase hex")
+    return hive_id, joiner
+
+
+def subject_of(env: Envelope) -> str:
+    """The node an evidence envelope is about (founder or joiner)."""
+    if env.type == GENESIS:
+        return env.sender
+    if env.type == WELCOME:
+        joiner = env.body.get("joiner")
+        return joiner if isinstance(joiner, str) else ""
+    raise MalformedEnvelope(f"{env.type} is not membership evidence")
+
+
+def check_structure(env: Envelope) -> str:
+    """Raise :class:`MalformedEnvelope` unless ``env`` is well-formed evidence; return
+    its hive id."""
+    if env.type == GENESIS:
+        return check_genesis(env)
+    if env.type == WELCOME:
+        return check_welcome(env)[0]
+    raise MalformedEnvelope(f"{env.type} is not membership evidence")
+
+
+def decide(roster: Roster, env: Envelope, hive_id: str) -> Outcome:
+    """Whether ``env`` (structure and signature already checked) applies to the roster
+    of ``hive_id`` now, may apply later, or never will."""
+    subject = subject_of(env)
+    ev_hive = check_structure(env)
+    if ev_hive != hive_id:
+        return Outcome(REJECTED, f"evidence for hive {ev_hive}, not {hive_id}", subject)
+    if env.type == GENESIS:
+        genesis = roster.genesis_msg_id
+        if genesis is not None and genesis != env.msg_id:
+            return Outcome(REJECTED, "the hive already has a genesis", subject)
+        if roster.is_member(env.sender):
+            return Outcome(REJECTED, "founder is already in the roster", subject)
+        return Outcome(APPLIED, None, subject)
+    signer = roster.get(env.sender)
+    if signer is None:
+        return Outcome(PENDING, f"welcomer {env.sender} is not known (yet)", subject)
+    if signer.tier != MEMBER:
+        return Outcome(REJECTED, f"welcomer {env.sender} is a {signer.tier}, not a member", subject)
+    if signer.joined_at > env.ts:
+        return Outcome(REJECTED, "welcome predates the welcomer's own admission", subject)
+    if roster.is_member(subject):
+        return Outcome(REJECTED, f"{subject} is already in the roster", subject)
+    return Outcome(APPLIED, None, subject)
+
+
+def apply(
+    roster: Roster, conn: sqlite3.Connection, env: Envelope, hive_id: str, now: float
+) -> Outcome:
+    """Decide ``env`` and record it (and its roster change) inside ``conn``'s transaction."""
+    outcome = decide(roster, env, hive_id)
+    if outcome.status == APPLIED:
+        if env.type == GENESIS:
+            roster.add(conn, env.sender, MEMBER, env.ts, env.sender, env.msg_id)
+            roster.set_meta(conn, "genesis", env.msg_id)
+        else:
+            roster.add(conn, outcome.subject, NEOPHYTE, env.ts, env.sender, env.msg_id)
+    roster.record_evidence(conn, env, outcome.subject, outcome.status, outcome.reason, now)
+    return outcome
+
+
+def settle_pending(roster: Roster, hive_id: str, now: float) -> int:
+    """Retry pending evidence until nothing more applies; return how many applied."""
+    applied = 0
+    while True:
+        progress = False
+        for row in roster.evidence_list(PENDING):
+            with roster.store.transaction() as conn:
+                outcome = apply(roster, conn, row.envelope, hive_id, now)
+            if outcome.status == APPLIED:
+                applied += 1
+                progress = True
+        if not progress:
+            return applied

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""cl-hive: fleet membership and the signed wire protocol for Core Lightning (slice 1).
+
+A thin pyln-client shell over :class:`lnhive.fleet.hive.Hive`: options, RPC methods,
+the ``custommsg`` hook and the ``connect`` notification are declared here, each a few
+lines delegating to the service. Failures reach the caller as JSON-RPC errors in
+20000-20999 whose message begins with the symbolic reason (``conflict: ...``). Wrong
+option values disable the plugin at init with the reason; the node carries on.
+
+Run it with ``plugin=/path/to/hive.py`` (or the ``cl-hive`` console script); see
+docs/hive.md and docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pyln.client import Plugin, RpcException
+
+from lnhive.cln.rpc import RpcNodeApi
+from lnhive.core.errors import HIVE_BASE, Internal, InvalidInput, LnhiveError
+from lnhive.fleet.hive import DEFAULT_DB_NAME, Hive, HiveOptions
+from lnhive.fleet.worker import HiveWorker
+
+PREFIX = "hive-"
+LOG_LEVELS = ("debug", "info", "warn", "error")
+_T = TypeVar("_T")
+
+plugin = Plugin()
+D = HiveOptions()
+plugin.add_option(
+    PREFIX + "db-path",
+    None,
+    f"SQLite file of this plugin (default: {DEFAULT_DB_NAME} in the node's network "
+    "directory; a relative path is taken relative to that directory)",
+)
+plugin.add_option(
+    PREFIX + "join-policy",
+    D.join_policy,
+    "How joiners qualify: ticket (an invitation), channel (a channel with the member "
+    "they greet) or either",
+)
+plugin.add_option(
+    PREFIX + "auto-join",
+    D.auto_join,
+    "When not in a hive, say HELLO to every peer that connects (channel admission)",
+    opt_type="bool",
+)
+plugin.add_option(
+    PREFIX + "max-members",
+    D.max_members,
+    "Largest roster this node admits joiners into (2-100)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "outbox-retry-seconds",
+    int(D.outbox_retry_s),
+    "First retry delay of unacknowledged reliable messages, doubling up to an hour (1-3600)",
+    opt_type="int",
+)
+
+hive: Hive | None = None
+worker: HiveWorker | None = None
+
+
+def _call(fn: Callable[[], _T]) -> _T:
+    """Run a service call; its errors become JSON-RPC errors in our code range."""
+    try:
+        result = fn()
+    except LnhiveError as err:
+        raise RpcException(err.rpc_message(), err.rpc_code(HIVE_BASE)) from err
+    except Exception as exc:
+        plugin.log(f"internal error: {exc!r}", level="warn")
+        internal = Internal(f"{type(exc).__name__}: {exc}")
+        raise RpcException(internal.rpc_message(), internal.rpc_code(HIVE_BASE)) from exc
+    if worker is not None:
+        worker.wake()
+    return result
+
+
+def _hive() -> Hive:
+    if hive is None:
+        raise Internal("cl-hive is not initialised")
+    return hive
+
+
+def _log(level: str, message: str) -> None:
+    plugin.log(message, level=level if level in LOG_LEVELS else "info")
+
+
+def _options(options: dict[str, Any]) -> HiveOptions:
+    def get(name: str) -> Any:
+        return options.get(PREFIX + name)
+
+    try:
+        return HiveOptions(
+            join_policy=str(get("join-policy")),
+            auto_join=bool(get("auto-join")),
+            max_members=int(get("max-members")),
+            outbox_retry_s=float(get("outbox-retry-seconds")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"bad option value: {exc}") from None
+
+
+@plugin.init()
+def init(
+    options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin, **kwargs: Any
+) -> Any:
+    global hive, worker
+    network_dir = configuration["lightning-dir"]
+    db = options.get(PREFIX + "db-path") or DEFAULT_DB_NAME
+    try:
+        opts = _options(options)
+        opts.validate()
+        node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
+        hive = Hive(node, os.path.join(network_dir, db), options=opts, log=_log)
+    except LnhiveError as err:
+        return {"disable": err.rpc_message()}
+    except Exception as exc:  # e.g. a database that cannot be opened: disable, never crash
+        return {"disable": f"internal: {type(exc).__name__}: {exc}"}
+    worker = HiveWorker(hive)
+    worker.start()
+    status = hive.status()
+    plugin.log(
+        f"cl-hive started: {status['status']}"
+        + (f" in {status['hive_id']}" if status["hive_id"] else "")
+        + f", database {hive.store.path}"
+    )
+    return None
+
+
+@plugin.method("hive-genesis")
+def hive_genesis(hive_id: str | None = None) -> dict[str, Any]:
+    """Found a new hive with this node as its first member (HIVE_ID default: random)."""
+    return _call(lambda: _hive().genesis(hive_id))
+
+
+@plugin.method("hive-invite")
+def hive_invite(valid_hours: int = 24, requirements: int = 0) -> dict[str, Any]:
+    """Issue an invitation ticket valid VALID_HOURS; REQUIREMENTS is a feature bitmask
+    (splice 1, dual-fund 2, anchor 4, onion-msg 8). Members only."""
+    return _call(lambda: _hive().invite(valid_hours, requirements))
+
+
+@plugin.method("hive-join")
+def hive_join(ticket: str | None = None, peer_id: str | None = None) -> dict[str, Any]:
+    """Ask to join: with TICKET (greets its issuer unless PEER_ID is given), or with
+    PEER_ID alone when this node has a channel with that member."""
+    return _call(lambda: _hive().join(ticket, peer_id))
+
+
+@plugin.method("hive-status")
+def hive_status() -> dict[str, Any]:
+    """This node's hive, tier, member counts, membership hash and outbox."""
+    return _call(lambda: _hive().status())
+
+
+@plugin.method("hive-members")
+def hive_members() -> dict[str, Any]:
+    """Every member with tier, join time, who admitted it and when it was last heard."""
+    return _call(lambda: _hive().members())
+
+
+@plugin.method("hive-proto-stats")
+def hive_proto_stats() -> dict[str, Any]:
+    """Wire counters: accepted, duplicates, refusals by reason, sends, queue."""
+    return _call(lambda: _hive().proto_stats())
+
+
+@plugin.hook("custommsg")
+def on_custommsg(peer_id: str, payload: str, plugin: Plugin, **kwargs: Any) -> dict[str, Any]:
+    if hive is not None and hive.receive(peer_id, payload) and worker is not None:
+        worker.wake()
+    return {"result": "continue"}
+
+
+@plugin.subscribe("connect")
+def on_connect(**kwargs: Any) -> None:
+    payload = kwargs.get("connect", kwargs)  # CLN wraps it as {"connect": {...}}
+    peer = payload.get("id") if isinstance(payload, dict) else None
+    if hive is not None and isinstance(peer, str):
+        try:
+            hive.on_connect(peer)
+        except Exception as exc:  # a failed sync must never stop the plugin
+            plugin.log(f"connect handling failed: {exc!r}", level="warn")
+        if worker is not None:
+            worker.wake()
+
+
+@plugin.subscribe("shutdown")
+def on_shutdown(**kwargs: Any) -> None:
+    if worker is not None:
+        worker.stop()
+    if hive is not None:
+        hive.close()
+    plugin.log("cl-hive stopped")
+    sys.exit(0)
+
+
+def main() -> None:
+    plugin.run()
+
+
+if __name__ == "__main__":
+    main()
