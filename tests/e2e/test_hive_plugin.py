@@ -77,3 +77,62 @@ def test_bad_option_disables_the_plugin_and_the_node_carries_on(
     (a,) = node_factory.get_nodes(1, plugins=[(PLUGIN, {"hive-join-policy": "anyone"})])
     a.wait_for_log("hive-join-policy must be one of")
     assert a.rpc.getinfo()["id"] == a.id
+
+
+FAST = {"hive-heartbeat-interval": "1", "hive-intent-hold-seconds": "1"}
+"""Short intervals: allowed because node_factory's nodes run in developer mode."""
+
+
+def test_state_gossip_converges_and_an_intent_opens_one_channel(
+    node_factory: NodeFactory,
+) -> None:
+    a, b, c = node_factory.get_nodes(3, plugins=[(PLUGIN, FAST)])
+    x = node_factory.get_node()
+    node_factory.open_channel(a, b)
+    node_factory.open_channel(a, c)
+    a.rpc.call("hive-genesis")
+    for joiner in (b, c):
+        joiner.rpc.call("hive-join", {"ticket": a.rpc.call("hive-invite")["ticket"]})
+        wait_for(lambda j=joiner: j.rpc.call("hive-status")["status"] == "active")
+
+    def converged() -> bool:
+        views = [n.rpc.call("hive-members")["members"] for n in (a, b, c)]
+        if not all(m["state"] is not None for view in views for m in view):
+            return False
+        return len({n.rpc.call("hive-status")["fleet_hash"] for n in (a, b, c)}) == 1
+
+    wait_for(converged)
+
+    def a_capacity_seen_by_b() -> int:
+        view = {m["peer_id"]: m["state"] for m in b.rpc.call("hive-members")["members"]}
+        return int(view[a.id]["capacity_sats"])
+
+    # a's first record predates b and c; its channels to them count once they are members
+    # (the next gossip comes at least 10 s after the previous one)
+    wait_for(lambda: a_capacity_seen_by_b() == 2_000_000, timeout=40)
+
+    # b and c race for a channel to x; exactly one opens
+    for n in (b, c):
+        n.rpc.call("dev-sim-fundwallet", {"satoshi": 5_000_000})
+        n.rpc.connect(x.id)
+    node_factory.mine(1)
+    intents = [
+        n.rpc.call("hive-open-channel", {"peer_id": x.id, "amount_sats": 500_000}) for n in (b, c)
+    ]
+    assert all(i["status"] == "pending" for i in intents)
+    wait_for(lambda: len(x.rpc.listpeerchannels()["channels"]) == 1)
+    winner = min(b.id, c.id)
+    assert x.rpc.listpeerchannels()["channels"][0]["peer_id"] == winner
+
+    def settled() -> bool:
+        statuses = {
+            i["id"]: i["status"]
+            for n in (a, b, c)
+            for i in n.rpc.call("hive-intent-status")["intents"]
+        }
+        return sorted(statuses.values()) == ["aborted", "executed"] or (
+            "executed" in statuses.values() and "pending" not in statuses.values()
+        )
+
+    wait_for(settled)
+    assert len(x.rpc.listpeerchannels()["channels"]) == 1

@@ -73,6 +73,7 @@ class Fleet:
         for _ in range(max_rounds):
             progress = 0
             for hive in self.hives.values():
+                hive.tick()
                 progress += hive.process()
                 progress += hive.flush_outbox()
             handled += progress

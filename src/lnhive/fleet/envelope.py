@@ -44,6 +44,8 @@ FIELDS: tuple[str, ...] = ("v", "type", "sender", "ts", "msg_id", "body", "sig")
 UNSIGNED_FIELDS: tuple[str, ...] = FIELDS[:-1]
 
 MAX_TYPE_LEN = 64
+MAX_FUTURE_S = 300.0
+"""How far ahead of our clock a ``ts`` may be (spec §2.2: clocks within 300 s)."""
 MAX_TS = 2**53 - 1
 """Largest ``ts`` JCS can represent exactly."""
 
@@ -297,7 +299,7 @@ def verify_embedded(
     *,
     now: float,
     max_age_s: float,
-    max_future_s: float = 300.0,
+    max_future_s: float = MAX_FUTURE_S,
     expected_type: str | None = None,
     expected_sender: str | None = None,
 ) -> Envelope:

@@ -33,9 +33,11 @@ type                       bytes   why
 ``fleet.full_sync``        60,000  origin-signed records, as many as fit
 ``fleet.intent``           2,048   one intent
 ``fleet.intent_abort``     2,048   one abort
+``fleet.intent_commit``    2,048   one commit
 ``fleet.promotion``        60,000  up to 50 embedded vouches
 ``fleet.ban_proposal``     2,048   reason <= 512 characters
 ``fleet.roster``           60,000  membership evidence, as many envelopes as fit
+``fleet.state_versions``   60,000  a version per member (up to 1,000)
 =========================  ======  =============================================
 """
 
@@ -72,9 +74,11 @@ SIZE_LIMITS: dict[str, int] = {
     "fleet.full_sync": 60_000,
     "fleet.intent": 2_048,
     "fleet.intent_abort": 2_048,
+    "fleet.intent_commit": 2_048,
     "fleet.promotion": 60_000,
     "fleet.ban_proposal": 2_048,
     "fleet.roster": 60_000,
+    "fleet.state_versions": 60_000,
 }
 """Body limits in bytes of JCS(body): exact type, then ``<namespace>.*``, then ``*``."""
 

@@ -1,9 +1,10 @@
-"""The background thread of cl-hive: handle queued frames, flush the outbox.
+"""The background thread of cl-hive: handle queued frames, periodic work, the outbox.
 
 The ``custommsg`` hook only queues (:meth:`lnhive.fleet.hive.Hive.receive`) and calls
 :meth:`HiveWorker.wake`; this thread then verifies and handles the frames (node RPCs
-such as ``checkmessage`` never run on the hook's thread) and sends whatever became
-due. Without traffic it still wakes every ``tick_s`` to retry the outbox.
+such as ``checkmessage`` never run on the hook's thread), runs :meth:`Hive.tick`
+(gossip when due, intents to commit or expire) and sends whatever became due.
+Without traffic it still wakes every ``tick_s``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class HiveWorker:
                 return
             try:
                 self.hive.process()
+                self.hive.tick()
                 self.hive.flush_outbox()
             except Exception as exc:  # the loop must survive anything
                 self.hive.log("warn", f"worker: {type(exc).__name__}: {exc}")

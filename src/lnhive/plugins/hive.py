@@ -62,6 +62,30 @@ plugin.add_option(
     opt_type="int",
 )
 
+plugin.add_option(
+    PREFIX + "heartbeat-interval",
+    int(D.heartbeat_s),
+    "Seconds between state gossips when nothing changed (60-3600; 1 in developer mode)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "gossip-threshold",
+    str(D.gossip_threshold),
+    "Relative capacity change that triggers a gossip before the heartbeat (0.01-1.0)",
+)
+plugin.add_option(
+    PREFIX + "intent-hold-seconds",
+    D.intent_hold_s,
+    "How long an intent waits for conflicts before it commits (10-600; 1 in developer mode)",
+    opt_type="int",
+)
+plugin.add_option(
+    PREFIX + "intent-expire-seconds",
+    D.intent_expire_s,
+    "When an uncommitted intent expires (above the hold, at most 3600)",
+    opt_type="int",
+)
+
 hive: Hive | None = None
 worker: HiveWorker | None = None
 
@@ -91,7 +115,14 @@ def _log(level: str, message: str) -> None:
     plugin.log(message, level=level if level in LOG_LEVELS else "info")
 
 
-def _options(options: dict[str, Any]) -> HiveOptions:
+def _developer(rpc: Any) -> bool:
+    try:
+        return bool(rpc.listconfigs("developer")["configs"]["developer"]["set"])
+    except Exception:
+        return False
+
+
+def _options(options: dict[str, Any], developer: bool) -> HiveOptions:
     def get(name: str) -> Any:
         return options.get(PREFIX + name)
 
@@ -101,6 +132,11 @@ def _options(options: dict[str, Any]) -> HiveOptions:
             auto_join=bool(get("auto-join")),
             max_members=int(get("max-members")),
             outbox_retry_s=float(get("outbox-retry-seconds")),
+            heartbeat_s=float(get("heartbeat-interval")),
+            gossip_threshold=float(get("gossip-threshold")),
+            intent_hold_s=int(get("intent-hold-seconds")),
+            intent_expire_s=int(get("intent-expire-seconds")),
+            developer=developer,
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"bad option value: {exc}") from None
@@ -114,7 +150,7 @@ def init(
     network_dir = configuration["lightning-dir"]
     db = options.get(PREFIX + "db-path") or DEFAULT_DB_NAME
     try:
-        opts = _options(options)
+        opts = _options(options, _developer(plugin.rpc))
         opts.validate()
         node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
         hive = Hive(node, os.path.join(network_dir, db), options=opts, log=_log)
@@ -122,7 +158,7 @@ def init(
         return {"disable": err.rpc_message()}
     except Exception as exc:  # e.g. a database that cannot be opened: disable, never crash
         return {"disable": f"internal: {type(exc).__name__}: {exc}"}
-    worker = HiveWorker(hive)
+    worker = HiveWorker(hive, tick_s=1.0)
     worker.start()
     status = hive.status()
     plugin.log(
@@ -163,6 +199,25 @@ def hive_status() -> dict[str, Any]:
 def hive_members() -> dict[str, Any]:
     """Every member with tier, join time, who admitted it and when it was last heard."""
     return _call(lambda: _hive().members())
+
+
+@plugin.method("hive-open-channel")
+def hive_open_channel(peer_id: str, amount_sats: int) -> dict[str, Any]:
+    """Announce a channel_open intent to PEER_ID for AMOUNT_SATS; the channel opens when
+    the intent commits (after hive-intent-hold-seconds without a winning conflict)."""
+    return _call(lambda: _hive().open_channel(peer_id, amount_sats))
+
+
+@plugin.method("hive-intent-status")
+def hive_intent_status() -> dict[str, Any]:
+    """Recent intents, ours and other members', with their status and reason."""
+    return _call(lambda: _hive().intent_status())
+
+
+@plugin.method("hive-gossip")
+def hive_gossip() -> dict[str, Any]:
+    """Sign and send this node's state record now (a new version)."""
+    return _call(lambda: _hive().gossip_now())
 
 
 @plugin.method("hive-proto-stats")
