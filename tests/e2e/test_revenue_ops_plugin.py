@@ -196,15 +196,18 @@ def test_set_fee_checks_its_input_before_anything_else(node_factory: NodeFactory
 
 
 def test_loops_tick_and_report_heartbeats(node_factory: NodeFactory) -> None:
-    node = node_factory.get_node(plugins=[(PLUGIN, FAST)])
+    fast = {**FAST, "revenue-ops-rebalance-interval": "1"}
+    node = node_factory.get_node(plugins=[(PLUGIN, fast)])
 
     def loops() -> dict[str, Any]:
         out: dict[str, Any] = node.rpc.call("revenue-status")["loops"]
         return out
 
-    wait_for(lambda: loops()["flow"]["runs"] >= 2 and loops()["fee"]["runs"] >= 2)
+    wait_for(lambda: all(loops()[name]["runs"] >= 2 for name in ("flow", "fee", "rebalance")))
     status = node.rpc.call("revenue-status")
-    assert sorted(status["jobs"]) == ["fee", "flow"]
+    assert sorted(status["jobs"]) == ["fee", "flow", "rebalance"]
+    # a node without channels is below the wallet reserve: the cycle ticks and skips
+    assert status["loops"]["rebalance"]["last_result"]["skipped"] == "wallet_reserve"
     assert status["stalled"] is False
     assert all(loop["last_tick"] is not None for loop in status["loops"].values())
 

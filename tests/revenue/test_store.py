@@ -61,8 +61,8 @@ def test_file_mode_wal_and_tables(store: RevenueStore, db_path: Path) -> None:
     assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
     mode = store.db.query_one("PRAGMA journal_mode")
     assert mode is not None and mode[0] == "wal"
-    assert store.schema_version == len(MIGRATIONS) == 4
-    assert len(TABLES) == 8 and set(TABLES) <= set(store.tables())
+    assert store.schema_version == len(MIGRATIONS) == 5
+    assert len(TABLES) == 13 and set(TABLES) <= set(store.tables())
     assert "v2_state_json" in {
         r["name"] for r in store.db.query("PRAGMA table_info(fee_strategy_state)")
     }
@@ -82,7 +82,7 @@ def test_migrations_idempotent_on_reopen(db_path: Path) -> None:
         s.set_config_override("min_fee_ppm", 75, T0)
     for _ in range(2):
         with RevenueStore(db_path) as s:
-            assert s.schema_version == 4
+            assert s.schema_version == len(MIGRATIONS)
             assert s.forward_totals() == (1, 1000)
             assert s.config_overrides() == {"min_fee_ppm": 75}
     with sqlite3.connect(db_path) as conn:
@@ -98,7 +98,7 @@ def test_upgrade_from_older_schema_keeps_data(db_path: Path) -> None:
         )
         assert old.schema_version == 1
     with RevenueStore(db_path) as s:
-        assert s.schema_version == 4
+        assert s.schema_version == len(MIGRATIONS)
         assert s.forward_totals() == (1, 1)
         assert s.get_policy(PEER) is None
 

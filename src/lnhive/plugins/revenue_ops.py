@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""cl-revenue-ops: local profitability and fee control for Core Lightning (slice 1).
+"""cl-revenue-ops: local profitability and fee control for Core Lightning (slices 1-2:
+flow analysis, the fee controller, the budgeted circular rebalancer).
 
 A thin pyln-client shell: options, RPC methods and subscriptions are declared here,
 each a few lines delegating to :class:`lnhive.revenue.service.RevenueService`. Failures
@@ -97,6 +98,39 @@ plugin.add_option(
     PREFIX + "enable-dynamic-htlcmax",
     D.enable_dynamic_htlcmax,
     "Adjust each channel's htlc_maximum_msat with its flow",
+    opt_type="bool",
+)
+
+# -- the rebalancer's options (spec §6.2) -------------------------------------------------
+_INT_OPTIONS = (
+    ("rebalance-interval", D.rebalance_interval_s, "Seconds between rebalance cycles (>=300; 1 in developer mode)"),
+    ("daily-budget-sats", D.daily_budget_sats, "Rebalance fees allowed per 24 h, sat (0: none)"),
+    ("weekly-budget-sats", D.weekly_budget_sats, "Rebalance fees allowed per 7 days, sat"),
+    ("growth-budget-hard-ceiling-sats", D.growth_budget_hard_ceiling_sats, "Daily budget ceiling with the growth credit, sat"),
+    ("min-wallet-reserve", D.min_wallet_reserve, "No rebalancing below this on-chain + spendable total, sat"),
+    ("reservation-timeout-hours", D.reservation_timeout_hours, "Release unused budget reservations after this many hours"),
+    ("pair-fee-cap-ppm", D.pair_fee_cap_ppm, "Rebalance fee cap per pair, ppm of the amount"),
+    ("rebalance-hold-margin", D.rebalance_hold_margin, "Least expected value a paid rebalance must keep, sat"),
+    ("rebalance-chunk-sats", D.rebalance_chunk_sats, "Largest amount one rebalance moves, sat"),
+    ("rebalance-min-amount", D.rebalance_min_amount, "Smallest amount worth an automatic rebalance, sat"),
+    ("rebalance-max-concurrent", D.rebalance_max_concurrent, "Most rebalances in flight at once"),
+    ("hive-rebalance-tolerance", D.hive_rebalance_tolerance, "Expected loss allowed toward hive peers, sat"),
+)  # fmt: skip
+_TEXT_OPTIONS = (
+    ("growth-budget-earned-fraction", str(D.growth_budget_earned_fraction), "Share of 24 h net profit added to the daily budget (0-1)"),
+    ("rebalance-emergency-local-ratio", str(D.rebalance_emergency_local_ratio), "Below this local ratio a destination skips its success cooldown (0-1)"),
+    ("rebalance-drift-override-ratio", str(D.rebalance_drift_override_ratio), "Drift since the last success that skips the cooldown (0-1)"),
+    ("rebalancer", D.rebalancer, "Rebalance executor: native (askrene + sendpay)"),
+    ("askrene-layers", D.askrene_layers, "Comma-separated askrene layers added to every route query"),
+)  # fmt: skip
+for _name, _default, _text in _INT_OPTIONS:
+    plugin.add_option(PREFIX + _name, _default, _text, opt_type="int")
+for _name, _text_default, _text in _TEXT_OPTIONS:
+    plugin.add_option(PREFIX + _name, _text_default, _text)
+plugin.add_option(
+    PREFIX + "growth-budget-enabled",
+    D.growth_budget_enabled,
+    "Add a share of recent net profit to the daily rebalance budget",
     opt_type="bool",
 )
 
@@ -216,6 +250,59 @@ def revenue_policy(
         "updates": updates,
     }
     return _call(lambda: _service().policy(action, params))
+
+
+@plugin.method("revenue-rebalance")
+def revenue_rebalance(
+    from_channel: str,
+    to_channel: str,
+    amount_sats: int | None = None,
+    max_fee_sats: int | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Move AMOUNT_SATS from FROM_CHANNEL to TO_CHANNEL round a circle, fee at most
+    MAX_FEE_SATS (FORCE skips the EV gate and the peers' rebalance modes)."""
+    return _call(
+        lambda: _service().rebalance(from_channel, to_channel, amount_sats, max_fee_sats, force)
+    )
+
+
+@plugin.method("revenue-rebalance-cycle")
+def revenue_rebalance_cycle(max_candidates: int = 20) -> dict[str, Any]:
+    """Run a rebalance cycle now over at most MAX_CANDIDATES pairs."""
+    return _call(lambda: _service().rebalance_cycle(max_candidates))
+
+
+@plugin.method("revenue-rebalance-debug")
+def revenue_rebalance_debug(
+    channel_id: str | None = None, peer_id: str | None = None, summary_only: bool = False
+) -> dict[str, Any]:
+    """Candidates with their EV decomposition, rejections, budget and backoff."""
+    return _call(lambda: _service().rebalance_debug(channel_id, peer_id, summary_only))
+
+
+@plugin.method("revenue-budget")
+def revenue_budget() -> dict[str, Any]:
+    """Daily and weekly rebalance budget: limits, committed, remaining, reservations."""
+    return _call(lambda: _service().budget_status())
+
+
+@plugin.method("revenue-spend-ledger")
+def revenue_spend_ledger(window_hours: int = 24) -> dict[str, Any]:
+    """Spend events, active reservations and rebalances of the last WINDOW_HOURS."""
+    return _call(lambda: _service().spend_ledger(window_hours))
+
+
+@plugin.method("revenue-clear-reservations")
+def revenue_clear_reservations() -> dict[str, Any]:
+    """Release every active budget reservation except those of pending payments."""
+    return _call(lambda: _service().clear_reservations())
+
+
+@plugin.method("revenue-spend-release-stale")
+def revenue_spend_release_stale(max_age_seconds: int = 3600) -> dict[str, Any]:
+    """Release active reservations older than MAX_AGE_SECONDS (pending payments keep theirs)."""
+    return _call(lambda: _service().release_stale(max_age_seconds))
 
 
 @plugin.subscribe("forward_event")

@@ -1,8 +1,9 @@
 """cl-revenue-ops as one object: store, ingestion, policies, the fee controller, its loops.
 
 :class:`RevenueService` is what the plugin shell (``lnhive.plugins.revenue_ops``) holds.
-It runs two background loops (spec revenue-ops §0): *flow* every ``flow-interval`` (first
-tick after 30 s) and *fee* every ``fee-interval`` (after 90 s), each a thread waiting on
+It runs three background loops (spec revenue-ops §0): *flow* every ``flow-interval`` (first
+tick after 30 s), *fee* every ``fee-interval`` (after 90 s) and *rebalance* every
+``rebalance-interval`` (after 180 s), each a thread waiting on
 one shutdown event; a failing cycle is logged and retried after a growing delay, never
 ending its loop. Heartbeats tell when a loop last ticked and whether it is *stalled* (no
 successful tick for 3x its interval). Intervals are at least :data:`INTERVAL_FLOOR_S`
@@ -11,7 +12,9 @@ is allowed and the start offsets shrink in proportion (ARCHITECTURE §4).
 
 Start-up hydration reads ``listforwards status=settled`` in the start-up thread; if it
 fails, the flow loop retries it first (the store drops duplicates). Controller calls
-hold one re-entrant lock, so a manual ``revenue-fee-cycle`` never runs beside the loop's.
+hold one re-entrant lock, so a manual ``revenue-fee-cycle`` never runs beside the loop's;
+the rebalancer is single-flight on its own (a manual call while a cycle runs gets
+``engine_busy``; the loop skips a tick while a manual rebalance runs).
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ from typing import Any
 
 from lnhive.cln.api import NodeApi
 from lnhive.core.clock import Clock, WallClock
-from lnhive.core.errors import InvalidInput
+from lnhive.core.errors import Conflict, InvalidInput
+from lnhive.revenue import rebalance_rpc
+from lnhive.revenue.budget import Budget
 from lnhive.revenue.controller import ControllerConfig, FeeController
 from lnhive.revenue.forwards import ForwardIngestor
 from lnhive.revenue.policy import PolicyService, validate_fee_ppm
 from lnhive.revenue.profiles import PROFILES
+from lnhive.revenue.rebalance_log import RebalanceLog
+from lnhive.revenue.rebalancer import RebalanceConfig, Rebalancer
 from lnhive.revenue.store import DEFAULT_FILENAME, RevenueStore
 
 LogFn = Callable[[str, str], None]
@@ -46,16 +53,21 @@ DEVELOPER_INTERVAL_FLOOR_S = 1
 STALL_FACTOR = 3
 FLOW_START_OFFSET_S = 30.0
 FEE_START_OFFSET_S = 90.0
+REBALANCE_START_OFFSET_S = 180.0
 MAX_FEE_PPM = 100_000
+REBALANCERS = ("native",)
+"""Executors available (the spec's optional sling adapter is not built yet)."""
+INTERVALS = ("flow_interval_s", "fee_interval_s", "rebalance_interval_s")
 
 
 @dataclass(frozen=True)
-class RevenueOptions(ControllerConfig):
+class RevenueOptions(ControllerConfig, RebalanceConfig):
     """The plugin's options (``revenue-ops-`` prefix dropped, ``-`` as ``_``), validated.
 
     ``db_path`` empty means :data:`~lnhive.revenue.store.DEFAULT_FILENAME` in the node's
-    network directory. The controller's settings are inherited from ``ControllerConfig``,
-    so the options are handed to the controller as its config.
+    network directory. The controller's and the rebalancer's settings are inherited from
+    ``ControllerConfig`` and ``RebalanceConfig``, so the options are handed to each as its
+    config. Float options may arrive as strings (pyln has no float option type).
     """
 
     db_path: str = ""
@@ -70,15 +82,20 @@ class RevenueOptions(ControllerConfig):
         Unset (``None``) values take the defaults; :class:`InvalidInput` names the first
         bad value. A relative ``db-path`` is taken relative to ``network_dir``.
         """
-        renames = {"fee-interval": "fee_interval_s", "flow-interval": "flow_interval_s"}
+        renames = {
+            "fee-interval": "fee_interval_s",
+            "flow-interval": "flow_interval_s",
+            "rebalance-interval": "rebalance_interval_s",
+        }
         known = {f.name for f in fields(cls)} - {"developer"}
+        floats = {f.name for f in fields(cls) if isinstance(getattr(_DEFAULTS, f.name), float)}
         values: dict[str, Any] = {}
         for key, value in options.items():
             name = renames.get(key, key.replace("-", "_"))
             if name not in known:
                 raise InvalidInput(f"unknown option revenue-ops-{key}")
             if value is not None:
-                values[name] = value
+                values[name] = _float(name, value) if name in floats else value
         db_path = str(values.pop("db_path", "") or DEFAULT_FILENAME)
         db_path = os.path.join(network_dir, os.path.expanduser(db_path))
         opts = cls(db_path=db_path, developer=developer, **values)
@@ -87,13 +104,13 @@ class RevenueOptions(ControllerConfig):
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` naming the option and the allowed values."""
-        defaults = RevenueOptions()
+        defaults = _DEFAULTS
         for f in fields(self):
             value, want = getattr(self, f.name), type(getattr(defaults, f.name))
             if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
                 raise InvalidInput(f"{_opt(f.name)} must be a {want.__name__}, got {value!r}")
         floor = DEVELOPER_INTERVAL_FLOOR_S if self.developer else INTERVAL_FLOOR_S
-        for name in ("flow_interval_s", "fee_interval_s"):
+        for name in INTERVALS:
             if getattr(self, name) < floor:
                 hint = "" if self.developer else " (1 s is allowed only in developer mode)"
                 raise InvalidInput(
@@ -105,14 +122,58 @@ class RevenueOptions(ControllerConfig):
         _range("max_fee_ppm", self.max_fee_ppm, self.min_fee_ppm, MAX_FEE_PPM)
         _range("hive_fee_ppm", self.hive_fee_ppm, 0, MAX_FEE_PPM)
         _range("estimated_open_cost_sats", self.estimated_open_cost_sats, 0, 10_000_000)
+        self._validate_rebalancer()
         if self.fee_profile not in PROFILES:
             raise InvalidInput(
                 f"revenue-ops-fee-profile {self.fee_profile!r} is not valid; "
                 f"valid values: {', '.join(PROFILES)}"
             )
 
+    def _validate_rebalancer(self) -> None:
+        _range("daily_budget_sats", self.daily_budget_sats, 0, 100_000_000)
+        _range("weekly_budget_sats", self.weekly_budget_sats, 0, 700_000_000)
+        _range("growth_budget_hard_ceiling_sats", self.growth_budget_hard_ceiling_sats, 0, 10**9)
+        _range("min_wallet_reserve", self.min_wallet_reserve, 0, 21 * 10**14)
+        _range("reservation_timeout_hours", self.reservation_timeout_hours, 1, 168)
+        _range("pair_fee_cap_ppm", self.pair_fee_cap_ppm, 0, MAX_FEE_PPM)
+        _range("rebalance_hold_margin", self.rebalance_hold_margin, -1_000_000, 1_000_000)
+        _range("rebalance_chunk_sats", self.rebalance_chunk_sats, 1000, 100_000_000)
+        _range("rebalance_min_amount", self.rebalance_min_amount, 1000, self.rebalance_chunk_sats)
+        _range("rebalance_max_concurrent", self.rebalance_max_concurrent, 1, 20)
+        _range("hive_rebalance_tolerance", self.hive_rebalance_tolerance, 0, 1_000_000)
+        for name in (
+            "growth_budget_earned_fraction",
+            "rebalance_emergency_local_ratio",
+            "rebalance_drift_override_ratio",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InvalidInput(f"{_opt(name)} must be from 0 to 1, got {value}")
+        if self.rebalancer not in REBALANCERS:
+            raise InvalidInput(
+                f"revenue-ops-rebalancer {self.rebalancer!r} is not valid; valid values: "
+                f"{', '.join(REBALANCERS)} (the sling executor is not available yet)"
+            )
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_DEFAULTS = RevenueOptions()
+
+
+def _float(name: str, value: object) -> object:
+    """A float option from a number or its text (anything else is left for validate)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise InvalidInput(f"{_opt(name)} must be a number, got {value!r}") from None
+    return value
 
 
 def _opt(name: str) -> str:
@@ -122,6 +183,17 @@ def _opt(name: str) -> str:
 def _range(name: str, value: int, lo: int, hi: int) -> None:
     if not lo <= value <= hi:
         raise InvalidInput(f"{_opt(name)} must be from {lo} to {hi}, got {value}")
+
+
+def _int_param(name: str, value: object, lo: int, hi: int) -> int:
+    """An integer RPC parameter (or its digits as text) from ``lo`` to ``hi``."""
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be from {lo} to {hi}, got {value}")
+    return value
 
 
 def parse_bool(name: str, value: object) -> bool:
@@ -210,10 +282,22 @@ class RevenueService:
             for name, every, offset, spec in (
                 ("flow", options.flow_interval_s, FLOW_START_OFFSET_S, 3600),
                 ("fee", options.fee_interval_s, FEE_START_OFFSET_S, 1800),
+                ("rebalance", options.rebalance_interval_s, REBALANCE_START_OFFSET_S, 900),
             )
         }
         self.controller = FeeController(
             node, self.store, self.policies, options, self.clock, rng or random.Random(), self.log
+        )
+        self.budget = Budget(self.store, options.budget_config())
+        self.rebalancer = Rebalancer(
+            node,
+            RebalanceLog(self.store),
+            self.budget,
+            options,
+            self.clock,
+            dry_run=options.dry_run,
+            policy_of=self._policy_of,
+            log=self.log,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -251,6 +335,7 @@ class RevenueService:
         for hb, job in (
             (self.heartbeats["flow"], self._flow_job),
             (self.heartbeats["fee"], self._fee_job),
+            (self.heartbeats["rebalance"], self._rebalance_job),
         ):
             if not self._shutdown.is_set():
                 self._spawn(f"revenue-ops-{hb.name}", functools.partial(self._loop, hb, job))
@@ -310,6 +395,18 @@ class RevenueService:
             self.policies.purge_expired(self.clock.now())
             return self.controller.fee_cycle()
 
+    def _rebalance_job(self) -> dict[str, Any]:
+        try:
+            return self.rebalancer.cycle()
+        except Conflict as exc:
+            if exc.error_symbol != "engine_busy":
+                raise
+            return {"skipped": "engine_busy"}
+
+    def _policy_of(self, peer_id: str) -> tuple[str, str]:
+        p = self.policies.effective(peer_id, self.clock.now())
+        return p.strategy.value, p.rebalance_mode.value
+
     # -- ingestion and policies ---------------------------------------------------------
     def forward_event(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """One ``forward_event`` notification (its params or the inner object)."""
@@ -358,6 +455,57 @@ class RevenueService:
         ppm, forced = validate_fee_ppm(fee_ppm), parse_bool("force", force)
         with self._lock:
             return self.controller.set_fee(channel_id, ppm, forced)
+
+    # -- the rebalancer's RPCs ----------------------------------------------------------
+    def rebalance(
+        self,
+        from_channel: object,
+        to_channel: object,
+        amount_sats: object = None,
+        max_fee_sats: object = None,
+        force: object = False,
+    ) -> dict[str, Any]:
+        forced = parse_bool("force", force)
+        return rebalance_rpc.manual_rebalance(
+            self.rebalancer, from_channel, to_channel, amount_sats, max_fee_sats, forced
+        )
+
+    def rebalance_cycle(self, max_candidates: object = 20) -> dict[str, Any]:
+        n = _int_param("max_candidates", max_candidates, 1, 1000)
+        return self.rebalancer.cycle(n)
+
+    def rebalance_debug(
+        self, channel_id: object = None, peer_id: object = None, summary_only: object = False
+    ) -> dict[str, Any]:
+        summary = parse_bool("summary_only", summary_only)
+        if channel_id is not None and not isinstance(channel_id, str):
+            raise InvalidInput(f"channel_id must be a string, got {channel_id!r}")
+        if peer_id is not None and not isinstance(peer_id, str):
+            raise InvalidInput(f"peer_id must be a string, got {peer_id!r}")
+        return rebalance_rpc.debug(self.rebalancer, channel_id, peer_id, summary)
+
+    def budget_status(self) -> dict[str, Any]:
+        return self.budget.summary(self.clock.now())
+
+    def spend_ledger(self, window_hours: object = 24) -> dict[str, Any]:
+        hours = _int_param("window_hours", window_hours, 1, 24 * 90)
+        since = self.clock.now() - hours * 3600
+        return {
+            "window_hours": hours,
+            "spend_events": self.budget.spend_events(since),
+            "active_reservations": [r.to_json() for r in self.budget.active()],
+            "rebalances": self.rebalancer.journal.history(since=since, limit=1000),
+        }
+
+    def clear_reservations(self) -> dict[str, Any]:
+        """Release every active reservation except those of pending payments."""
+        released = self.budget.release_all(self.clock.now())
+        return {"released": released, "count": len(released)}
+
+    def release_stale(self, max_age_seconds: object = 3600) -> dict[str, Any]:
+        age = _int_param("max_age_seconds", max_age_seconds, 0, 10**9)
+        released = self.budget.release_stale(self.clock.now(), float(age))
+        return {"released": released, "count": len(released), "max_age_seconds": age}
 
     # -- status ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

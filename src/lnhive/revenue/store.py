@@ -93,11 +93,55 @@ CREATE TABLE config_overrides (
     updated_at REAL NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (_M1_FORWARDS, _M2_POLICIES, _M3_CONTROLLER, _M4_CONFIG)
+# The rebalancer (spec §3, §6.3): the budget ledger (reservations and spend events, sat),
+# every attempt's history, the cost of each success and the failures backoff counts.
+_M5_REBALANCE = """
+CREATE TABLE budget_reservations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, purpose TEXT NOT NULL,
+    amount_sat INTEGER NOT NULL CHECK (amount_sat >= 0),
+    state TEXT NOT NULL CHECK (state IN ('active', 'spent', 'released')),
+    pending INTEGER NOT NULL DEFAULT 0, spent_sat INTEGER, ref TEXT, reason TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX budget_reservations_state ON budget_reservations (state, created_at);
+CREATE TABLE spend_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, reservation_id INTEGER, kind TEXT NOT NULL,
+    amount_sat INTEGER NOT NULL CHECK (amount_sat >= 0), ref TEXT, timestamp REAL NOT NULL);
+CREATE INDEX spend_events_time ON spend_events (timestamp);
+CREATE TABLE rebalance_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, from_channel TEXT NOT NULL, to_channel TEXT NOT NULL,
+    dest_peer TEXT, amount_sat INTEGER NOT NULL, max_fee_msat INTEGER NOT NULL,
+    actual_fee_msat INTEGER, expected_profit_sat REAL, actual_profit_sat REAL,
+    status TEXT NOT NULL CHECK (status IN
+        ('pending', 'pending_settlement', 'success', 'failed', 'skipped')),
+    error TEXT, payment_hash TEXT, label TEXT, reason_code TEXT,
+    manual INTEGER NOT NULL DEFAULT 0, reservation_id INTEGER, sent_amount_sat INTEGER,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX rebalance_history_time ON rebalance_history (created_at);
+CREATE INDEX rebalance_history_status ON rebalance_history (status);
+CREATE TABLE rebalance_costs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, rebalance_id INTEGER NOT NULL,
+    from_channel TEXT NOT NULL, to_channel TEXT NOT NULL, dest_peer TEXT,
+    amount_sat INTEGER NOT NULL, fee_msat INTEGER NOT NULL, dest_ratio_after REAL,
+    timestamp REAL NOT NULL);
+CREATE INDEX rebalance_costs_to ON rebalance_costs (to_channel, timestamp);
+CREATE TABLE rebalance_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, from_channel TEXT NOT NULL, to_channel TEXT NOT NULL,
+    dest_peer TEXT, kind TEXT NOT NULL, timestamp REAL NOT NULL);
+CREATE INDEX rebalance_failures_pair ON rebalance_failures (from_channel, to_channel, timestamp);
+CREATE INDEX rebalance_failures_peer ON rebalance_failures (dest_peer, timestamp);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _M1_FORWARDS,
+    _M2_POLICIES,
+    _M3_CONTROLLER,
+    _M4_CONFIG,
+    _M5_REBALANCE,
+)
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*. Append only."""
 
 TABLES: tuple[str, ...] = tuple(
-    re.findall(r"CREATE TABLE (\w+)", _M1_FORWARDS + _M2_POLICIES + _M3_CONTROLLER + _M4_CONFIG)
+    re.findall(r"CREATE TABLE (\w+)", "".join(m for m in MIGRATIONS if isinstance(m, str)))
 )
 
 

@@ -344,6 +344,19 @@ TABLES: dict[str, tuple[Param, ...]] = {
         _o("maxdelay", U32),
         _o("maxparts", U32),
     ),
+    "askrene-create-layer": (_r("layer", STRING), _o("persistent", BOOLEAN)),
+    "askrene-remove-layer": (_r("layer", STRING),),
+    "askrene-update-channel": (
+        _r("layer", STRING),
+        _r("short_channel_id_dir", SHORT_CHANNEL_ID_DIR),
+        _o("enabled", BOOLEAN),
+        _o("htlc_minimum_msat", MSAT),
+        _o("htlc_maximum_msat", MSAT),
+        _o("fee_base_msat", MSAT),
+        _o("fee_proportional_millionths", U32),
+        _o("cltv_expiry_delta", U16),
+    ),
+    "askrene-listlayers": (_o("layer", STRING),),
     "decode": (_r("string", STRING),),
     # listpays (xpay plugin) takes status and index as plain strings and checks later.
     "listpays": (

@@ -42,14 +42,18 @@ def _drive(gen: Generator[HookCall, dict[str, Any], Any], seen: list[HookCall]) 
 
 # -- the command table -----------------------------------------------------------------
 def test_generator_methods_are_exactly_the_ones_with_hook_points() -> None:
-    gens = {m for m in COMMANDS if inspect.isgeneratorfunction(getattr(NodeCommands, m))}
+    gens = {
+        m
+        for m in COMMANDS
+        if inspect.isgeneratorfunction(getattr(NodeCommands, m.replace("-", "_")))
+    }
     assert gens == GENERATOR_COMMANDS
 
 
 @pytest.mark.parametrize("method", sorted(COMMANDS))
 def test_signature_matches_the_parameter_table(method: str) -> None:
     """Whatever bind_params returns for a command, its method accepts."""
-    sig = inspect.signature(getattr(NodeCommands, method))
+    sig = inspect.signature(getattr(NodeCommands, method.replace("-", "_")))
     params = {n: p for n, p in sig.parameters.items() if n != "self"}
     table = TABLES[method]
     assert list(params) == [p.name for p in table]

@@ -83,6 +83,10 @@ COMMANDS: frozenset[str] = frozenset(
         "delpay",
         "getroute",
         "getroutes",
+        "askrene-create-layer",
+        "askrene-remove-layer",
+        "askrene-update-channel",
+        "askrene-listlayers",
         "sendcustommsg",
         "signmessage",
         "checkmessage",
@@ -186,7 +190,7 @@ def node_addresses(node_id: str) -> dict[str, str]:
 @functools.cache
 def _parameters(method: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """The keyword parameters of command ``method`` and the required ones."""
-    sig = inspect.signature(getattr(NodeCommands, method))
+    sig = inspect.signature(getattr(NodeCommands, method.replace("-", "_")))
     params = [p for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
     return (
         frozenset(p.name for p in params),
@@ -215,7 +219,7 @@ class NodeCommands(PaymentCommands):
         for name in required:
             if name not in args:
                 raise RpcError(INVALID_PARAMS, f"missing required parameter: {name}")
-        return getattr(self, method)(**args)
+        return getattr(self, method.replace("-", "_"))(**args)
 
     # -- information -----------------------------------------------------------
     def getinfo(self) -> Json:
@@ -419,6 +423,38 @@ class NodeCommands(PaymentCommands):
 
     def datastoreusage(self, *, key: str | list[str] | None = None) -> Json:
         return self._node.datastore.datastoreusage(key)
+
+    # -- askrene layers (served as askrene-*) -------------------------------------------
+    def askrene_create_layer(self, *, layer: str, persistent: bool | None = None) -> Json:
+        return self._node.layers.create(layer, persistent)
+
+    def askrene_remove_layer(self, *, layer: str) -> Json:
+        return self._node.layers.remove(layer)
+
+    def askrene_update_channel(
+        self,
+        *,
+        layer: str,
+        short_channel_id_dir: str,
+        enabled: bool | None = None,
+        htlc_minimum_msat: int | None = None,
+        htlc_maximum_msat: int | None = None,
+        fee_base_msat: int | None = None,
+        fee_proportional_millionths: int | None = None,
+        cltv_expiry_delta: int | None = None,
+    ) -> Json:
+        changes = {
+            "enabled": enabled,
+            "htlc_minimum_msat": htlc_minimum_msat,
+            "htlc_maximum_msat": htlc_maximum_msat,
+            "fee_base_msat": fee_base_msat,
+            "fee_proportional_millionths": fee_proportional_millionths,
+            "cltv_expiry_delta": cltv_expiry_delta,
+        }
+        return self._node.layers.update_channel(layer, short_channel_id_dir, changes)
+
+    def askrene_listlayers(self, *, layer: str | None = None) -> Json:
+        return self._node.layers.listlayers(layer)
 
     # -- on-chain wallet -------------------------------------------------------------
     def newaddr(self, *, addresstype: str | None = None) -> Json:

@@ -577,7 +577,10 @@ class PaymentCommands:
         maxdelay: int | None = None,
         maxparts: int | None = None,
     ) -> Json:
-        route = find_route(self.net, source, destination, amount_msat, final_cltv=final_cltv)
+        exclude = self._node.layers.exclusions(layers)
+        route = find_route(
+            self.net, source, destination, amount_msat, final_cltv=final_cltv, exclude=exclude
+        )
         if route is None:
             raise RpcError(PAY_ROUTE_NOT_FOUND, "Could not find route")
         fee = route_fee(route, amount_msat)

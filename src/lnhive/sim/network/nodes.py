@@ -1,4 +1,5 @@
-"""A simulated node's own state: identity, peers, wallet outputs, records, datastore."""
+"""A simulated node's own state: identity, peers, wallet outputs, records, datastore,
+askrene layers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 import coincurve
 
 from lnhive.core.hashing import sha256
+from lnhive.sim.network.askrene import Layers
 from lnhive.sim.network.channel import Channel
 from lnhive.sim.network.datastore import Datastore
 from lnhive.sim.network.invoices import InvoiceBook
@@ -64,6 +66,7 @@ class Node:
     htlc_updated: Counter = field(default_factory=Counter)
     coin_movements: Counter = field(default_factory=Counter)
     datastore: Datastore = field(default_factory=Datastore)
+    layers: Layers = field(default_factory=Layers)
     accepted_even_types: set[int] = field(default_factory=set)
     fees_collected_msat: int = 0
 
