@@ -128,6 +128,77 @@ class StoreError(LnhiveError):
     offset = 11
 
 
+# cl-hive-comms management (offsets 12-29, comms spec §5.5).
+
+
+class InvalidParams(LnhiveError):
+    symbol = "invalid_params"
+    offset = 12
+
+
+class UnknownSchema(LnhiveError):
+    symbol = "unknown_schema"
+    offset = 13
+
+
+class UnknownAction(LnhiveError):
+    symbol = "unknown_action"
+    offset = 14
+
+
+class Forbidden(LnhiveError):
+    symbol = "forbidden"
+    offset = 15
+
+
+class CredentialInvalid(LnhiveError):
+    symbol = "credential_invalid"
+    offset = 16
+
+
+class ConfirmationRequired(LnhiveError):
+    symbol = "confirmation_required"
+    offset = 17
+
+
+class BudgetExhausted(LnhiveError):
+    symbol = "budget_exhausted"
+    offset = 18
+
+
+# cl-hive-comms transport (offsets 30-49, comms spec §5.5).
+
+
+class InvalidRequest(LnhiveError):
+    symbol = "invalid_request"
+    offset = 30
+
+
+class PayloadTooLarge(LnhiveError):
+    symbol = "payload_too_large"
+    offset = 31
+
+
+class ClockSkew(LnhiveError):
+    symbol = "clock_skew"
+    offset = 32
+
+
+class Replay(LnhiveError):
+    symbol = "replay"
+    offset = 33
+
+
+class TransportDisabled(LnhiveError):
+    symbol = "transport_disabled"
+    offset = 34
+
+
+class RuneInvalid(LnhiveError):
+    symbol = "rune_invalid"
+    offset = 35
+
+
 class Internal(LnhiveError):
     symbol = "internal"
     offset = 99
@@ -145,6 +216,19 @@ ERROR_CLASSES: tuple[type[LnhiveError], ...] = (
     Timeout,
     NodeRpcError,
     StoreError,
+    InvalidParams,
+    UnknownSchema,
+    UnknownAction,
+    Forbidden,
+    CredentialInvalid,
+    ConfirmationRequired,
+    BudgetExhausted,
+    InvalidRequest,
+    PayloadTooLarge,
+    ClockSkew,
+    Replay,
+    TransportDisabled,
+    RuneInvalid,
     Internal,
 )
 """Every concrete error class, in offset order."""
