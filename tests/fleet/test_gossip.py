@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
+from lnhive.cli.fleetsim import Fleet
 from lnhive.fleet import hivemap
 from lnhive.fleet.envelope import MalformedEnvelope, new_envelope
 from lnhive.fleet.hive import Hive
 from lnhive.fleet.wire import encode_frame
-
-from .inproc import Fleet
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -236,3 +235,26 @@ def test_fleet_hash_is_order_independent_and_version_sensitive() -> None:
     )
     assert hivemap.fleet_hash([(a, 1, 10)]) != hivemap.fleet_hash([(a, 2, 10)])
     assert hivemap.fleet_hash([(a, 1, 10)]) != hivemap.fleet_hash([(a, 1, 11)])
+
+
+def test_a_missed_record_is_repaired_within_a_heartbeat(fleet: Fleet) -> None:
+    _form_all(fleet)
+    fleet.advance(11)
+    for name in NAMES:
+        fleet.hives[name].gossip_now()
+    fleet.settle()
+    b = fleet.hives["b"]
+    # b is briefly cut off while d gossips, and the link comes back without the
+    # connection-time sync (a flap the plugins never saw)
+    fleet.net.disconnect("a", "b")
+    fleet.advance(11)
+    new = fleet.hives["d"].gossip_now()["version"]
+    fleet.settle()
+    fleet.net.connect("a", "b")
+    assert _versions(b)[fleet.id("d")] < new
+    fleet.advance(b.options.heartbeat_s)
+    b.tick()  # only b does periodic work: d sends nothing new
+    for _ in range(10):
+        for hive in fleet.hives.values():
+            hive.process()
+    assert _versions(b)[fleet.id("d")] == new

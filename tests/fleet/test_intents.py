@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from lnhive.cli.fleetsim import Fleet
 from lnhive.core.errors import Conflict, InvalidInput
 from lnhive.fleet import intents
 from lnhive.fleet.envelope import MalformedEnvelope, new_envelope
 from lnhive.fleet.hive import HiveOptions
 from lnhive.fleet.wire import encode_frame
 from lnhive.sim.network import InProcessNode
-
-from .inproc import Fleet
 
 NAMES = ["a", "b", "c", "d"]
 HOLD = 60

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from lnhive.cli.fleetsim import Fleet
 from lnhive.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from lnhive.fleet import evidence, handshake
 from lnhive.fleet.envelope import Envelope, new_envelope
 from lnhive.fleet.hive import HiveOptions
 from lnhive.fleet.ticket import BadTicket, decode_ticket, encode_ticket
 from lnhive.fleet.wire import encode_frame
-
-from .inproc import Fleet
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ from lnhive.fleet.roster import MEMBER, PENDING, Roster
 from lnhive.fleet.roster import migrations as roster_migrations
 from lnhive.fleet.statesync import StateSync
 from lnhive.fleet.wire import (
-    DEFAULT_TTL,
+    MAX_TTL,
     Frame,
     FrameError,
     NotHiveFrame,
@@ -185,6 +185,8 @@ class Hive:
         self._queue: deque[tuple[str, str]] = deque()
         self._queue_lock = threading.Lock()
         self.lock = threading.RLock()
+        self._last_sync = self.clock.now()
+        self._sync_turn = -1
 
     def close(self) -> None:
         self.store.close()
@@ -426,9 +428,23 @@ class Hive:
         """Periodic work: gossip when due, commit or expire intents."""
         with self.lock:
             now = self.now()
-            if self.roster.hive_id is not None and self.roster.is_member(self.me):
+            hive_id = self.roster.hive_id
+            if hive_id is not None and self.roster.is_member(self.me):
                 self.state.maybe_gossip(now)
+                self._anti_entropy_round(hive_id, now)
             self.intent_engine.run(now)
+
+    def _anti_entropy_round(self, hive_id: str, now: float) -> None:
+        """Once per heartbeat, compare state hashes with one connected member (in turn),
+        so whatever relay missed is repaired without waiting for a reconnection."""
+        if now - self._last_sync < self.options.heartbeat_s:
+            return
+        self._last_sync = now
+        peers = sorted(self.connected_members() - {self.me})
+        if not peers:
+            return
+        self._sync_turn = (self._sync_turn + 1) % len(peers)
+        self.send_state_hash(peers[self._sync_turn], hive_id)
 
     def _on_ack(self, peer: str, env: Envelope, now: float) -> None:
         self.outbox.ack(peer, parse_ack(env), now)
@@ -485,7 +501,7 @@ class Hive:
 
     def broadcast(self, env: Envelope) -> int:
         """Send an origin-signed envelope to every connected member (relays do the rest)."""
-        frame = encode_frame(env, ttl=DEFAULT_TTL)
+        frame = encode_frame(env, ttl=MAX_TTL)
         sent = 0
         for peer in sorted(self.connected_members() - {self.me}):
             try:
@@ -496,14 +512,23 @@ class Hive:
         return sent
 
     def relay(self, frame: Frame, peer: str) -> None:
-        """Forward a relayable frame to connected members the origin cannot reach."""
+        """Forward a relayable frame to the connected members nobody before us covers.
+
+        The origin sent it to all its connected members, and every relay on the path to
+        all of its own except those already covered; so a member listed as a peer of
+        the origin or of any relay on the path (by their latest records) has it or will
+        get it from them. What stale records make us miss, anti-entropy repairs.
+        """
         nxt = next_hop_frame(frame, self.me)
         if nxt is None:
             return
         origin = frame.env.sender
-        record = self.hivemap.get(origin)
-        reach = set(record.record.get("hive_peers", [])) if record is not None else set()
-        skip = {origin, peer, self.me, *frame.path, *reach}
+        covered: set[str] = set()
+        for node in (origin, *frame.path):
+            record = self.hivemap.get(node)
+            if record is not None:
+                covered.update(record.record.get("hive_peers", []))
+        skip = {origin, peer, self.me, *frame.path, *covered}
         targets = sorted(self.connected_members() - skip)
         if not targets:
             return

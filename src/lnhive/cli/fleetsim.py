@@ -1,9 +1,12 @@
-"""Several :class:`Hive` services over the in-process network model.
+r"""Many cl-hive services in one process, over the stand-in's in-process network model.
 
-Each node's custom messages are delivered by the model to the receiver's ``custommsg``
-hook point, which this harness answers by queueing into the receiving node's
-:class:`Hive` (exactly what the plugin's hook does). :meth:`Fleet.settle` then runs
-every node's worker step until no frame is queued and no outbox row is due.
+Fifty plugin processes do not fit two cores, so the fleet benchmark, the protocol
+tests and anything else that needs a large fleet run :class:`~lnhive.fleet.hive.Hive`
+services directly on :class:`~lnhive.sim.network.InProcessNode`\ s under a virtual
+clock. Each node's custom messages are delivered by the model to the receiver's
+``custommsg`` hook point, which :class:`Fleet` answers by queueing into the receiving
+node's :class:`Hive` — exactly what the plugin's hook does. :meth:`Fleet.settle` then
+runs every node's worker step (tick, process, flush) until nothing moves.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Fleet:
         self.hives: dict[str, Hive] = {}
         self.nodes: dict[str, InProcessNode] = {}
         self.logs: list[tuple[str, str, str]] = []
+        self.rounds = 0
         for name in names:
             self.net.add_node(name)
         for name in names:
@@ -67,10 +71,12 @@ class Fleet:
         self.hives[a].on_connect(self.id(b))
         self.hives[b].on_connect(self.id(a))
 
-    def settle(self, max_rounds: int = 100) -> int:
+    def settle(self, max_rounds: int = 1_000) -> int:
         """Run workers until quiet; return the number of frames handled."""
         handled = 0
+        self.rounds = 0
         for _ in range(max_rounds):
+            self.rounds += 1
             progress = 0
             for hive in self.hives.values():
                 hive.tick()
