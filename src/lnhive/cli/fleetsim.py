@@ -6,7 +6,8 @@ services directly on :class:`~lnhive.sim.network.InProcessNode`\ s under a virtu
 clock. Each node's custom messages are delivered by the model to the receiver's
 ``custommsg`` hook point, which :class:`Fleet` answers by queueing into the receiving
 node's :class:`Hive` — exactly what the plugin's hook does. :meth:`Fleet.settle` then
-runs every node's worker step (tick, process, flush) until nothing moves.
+runs every node's worker step (tick, process, flush) until nothing moves, one hop
+per round.
 """
 
 from __future__ import annotations
@@ -78,12 +79,15 @@ class Fleet:
         for _ in range(max_rounds):
             self.rounds += 1
             progress = 0
-            for hive in self.hives.values():
+            # one hop per round: frames sent during this round wait for the next, so
+            # messages spread breadth-first, as they do when every link has a similar delay
+            queued = {name: hive.queued() for name, hive in self.hives.items()}
+            for name, hive in self.hives.items():
                 hive.tick()
-                progress += hive.process()
+                progress += hive.process(limit=queued[name])
                 progress += hive.flush_outbox()
             handled += progress
-            if progress == 0:
+            if progress == 0 and not any(h.queued() for h in self.hives.values()):
                 return handled
         raise AssertionError("the fleet did not settle")
 
