@@ -10,30 +10,12 @@ the same demand (same seed) at a static 100 and a static 200 ppm.
 
 from __future__ import annotations
 
-import math
-import random
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from lnhive.core.clock import VirtualClock
-from lnhive.revenue.controller import ControllerConfig, FeeController
-from lnhive.revenue.forwards import ForwardIngestor
-from lnhive.revenue.policy import PolicyService
-from lnhive.revenue.store import RevenueStore
-from lnhive.sim.network.channel import Channel
-from lnhive.sim.network.events import Event
-from lnhive.sim.network.inprocess import InProcessNode
-from lnhive.sim.network.model import Network
+from lnhive.cli.revsim import SimResult, simulate_single
 
-DAY = 86_400.0
-CYCLE_S = 1800
-DAYS = 30
-CAPACITY_SAT = 10_000_000
-AMOUNT_MSAT = 50_000 * 1000
-BASE_RATE_PER_H = 40.0
-DEMAND_SCALE_PPM = 600.0
 SEED = 13
 # What the composed controller reached with SEED on this harness (not tuned; spec §7 test 13):
 # revenue days 10-30: controller 187 361 sat, static 100: 79 850 (2.35x), static 200: 135 410
@@ -52,93 +34,8 @@ BROADCASTS_NOT_REACHED = (
 )
 
 
-@dataclass
-class SimResult:
-    revenue_msat_by_day: list[int] = field(default_factory=lambda: [0] * DAYS)
-    fee_by_cycle: list[int] = field(default_factory=list)
-    broadcasts_by_day: list[int] = field(default_factory=lambda: [0] * DAYS)
-    forwards: int = 0
-    failures: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def revenue_sat(self, first_day: int, last_day: int) -> float:
-        return sum(self.revenue_msat_by_day[first_day:last_day]) / 1000
-
-    def mean_fee(self, first_day: int, last_day: int) -> float:
-        per_day = DAY // CYCLE_S
-        window = self.fee_by_cycle[int(first_day * per_day) : int(last_day * per_day)]
-        return sum(window) / len(window)
-
-
-def _pin(chan: Channel) -> None:
-    half = chan.capacity_msat // 2
-    chan.balance[0] = half
-    chan.balance[1] = chan.capacity_msat - half
-
-
 def simulate(tmp: Path, *, static_fee: int | None, seed: int = SEED) -> SimResult:
-    clock = VirtualClock()
-    net = Network(clock, seed)
-    for name in ("payer", "us", "payee"):
-        net.add_node(name)
-    c_in = net.open_channel("payer", "us", CAPACITY_SAT)
-    c_out = net.open_channel("us", "payee", CAPACITY_SAT)
-    assert c_out.scid is not None
-    us_id, payee_id = net.by_name["us"], net.by_name["payee"]
-    side = c_out.side_of(us_id)
-    clock.advance(3600)  # let the payer learn the channels by gossip before the first payment
-    start = clock.now()
-    result = SimResult()
-    store = RevenueStore(tmp / f"revenue-{static_fee}.sqlite3")
-    ingestor = ForwardIngestor(store)
-
-    def on_event(ev: Event) -> None:
-        if ev.topic != "forward_event":
-            return
-        p = ev.payload
-        if p.get("status") == "settled" and p.get("out_channel") == c_out.scid:
-            day = int((clock.now() - start) // DAY)
-            if day < DAYS:
-                result.revenue_msat_by_day[day] += int(p["fee_msat"])
-            result.forwards += 1
-        ingestor.ingest_event(p)
-
-    us = InProcessNode(net, "us", on_event=on_event)
-    payer = InProcessNode(net, "payer")
-    controller = None
-    net.setchannel(us_id, c_out.scid, feebase=0, feeppm=static_fee or 200)
-    if static_fee is None:
-        controller = FeeController(
-            us, store, PolicyService(store), ControllerConfig(), clock, random.Random(seed)
-        )
-    demand = random.Random(seed)
-    last_fee = c_out.policies[side].fee_ppm
-    for cycle in range(DAYS * int(DAY // CYCLE_S)):
-        t0 = start + cycle * CYCLE_S
-        clock.advance_to(t0)
-        _pin(c_in)
-        _pin(c_out)
-        if controller is not None:
-            if cycle % 2 == 0:
-                controller.flow_cycle()
-            controller.fee_cycle()
-        fee = c_out.policies[side].fee_ppm
-        if fee != last_fee:
-            result.broadcasts_by_day[int((t0 - start) // DAY)] += 1
-            last_fee = fee
-        result.fee_by_cycle.append(fee)
-        rate_per_s = BASE_RATE_PER_H * math.exp(-fee / DEMAND_SCALE_PPM) / 3600
-        t = demand.expovariate(rate_per_s)
-        while t < CYCLE_S:
-            clock.advance_to(t0 + t)
-            try:
-                payer.keysend(destination=payee_id, amount_msat=AMOUNT_MSAT)
-            except Exception as exc:
-                result.failures += 1
-                result.errors.append(f"day {(clock.now() - start) / DAY:.2f} fee {fee}: {exc}")
-            t += demand.expovariate(rate_per_s)
-    store.close()
-    return result
+    return simulate_single(tmp, static_fee=static_fee, seed=seed, days=30)
 
 
 @pytest.fixture(scope="module")

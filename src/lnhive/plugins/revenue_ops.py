@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""cl-revenue-ops: local profitability and fee control for Core Lightning (slices 1-2:
-flow analysis, the fee controller, the budgeted circular rebalancer).
+"""cl-revenue-ops: local profitability and fee control for Core Lightning (slices 1-3:
+flow analysis, the fee controller, the budgeted circular rebalancer, profitability and
+reports).
 
 A thin pyln-client shell: options, RPC methods and subscriptions are declared here,
 each a few lines delegating to :class:`lnhive.revenue.service.RevenueService`. Failures
@@ -303,6 +304,26 @@ def revenue_clear_reservations() -> dict[str, Any]:
 def revenue_spend_release_stale(max_age_seconds: int = 3600) -> dict[str, Any]:
     """Release active reservations older than MAX_AGE_SECONDS (pending payments keep theirs)."""
     return _call(lambda: _service().release_stale(max_age_seconds))
+
+
+@plugin.method("revenue-profitability")
+def revenue_profitability(channel_id: str | None = None, refresh: bool = False) -> dict[str, Any]:
+    """Per-channel revenue, costs, net profit, ROI, marginal ROI, class and bleeder level
+    (REFRESH stores a new snapshot)."""
+    return _call(lambda: _service().profitability(channel_id, refresh))
+
+
+@plugin.method("revenue-capacity-report")
+def revenue_capacity_report() -> dict[str, Any]:
+    """Winners, losers and advisory splice/close recommendations behind protection gates."""
+    return _call(lambda: _service().capacity_report())
+
+
+@plugin.method("revenue-report")
+def revenue_report(report_type: str = "summary", peer_id: str | None = None) -> dict[str, Any]:
+    """Earnings, costs and the controller's reasoning per channel, with a readable
+    `summary` text; REPORT_TYPE summary|peer|bleeders (peer needs PEER_ID)."""
+    return _call(lambda: _service().report(report_type, peer_id))
 
 
 @plugin.subscribe("forward_event")

@@ -33,15 +33,17 @@ from typing import Any
 
 from lnhive.cln.api import NodeApi
 from lnhive.core.clock import Clock, WallClock
-from lnhive.core.errors import Conflict, InvalidInput
+from lnhive.core.errors import Conflict, InvalidInput, NotFound
 from lnhive.revenue import rebalance_rpc
 from lnhive.revenue.budget import Budget
 from lnhive.revenue.controller import ControllerConfig, FeeController
 from lnhive.revenue.forwards import ForwardIngestor
-from lnhive.revenue.policy import PolicyService, validate_fee_ppm
+from lnhive.revenue.policy import PolicyService, validate_fee_ppm, validate_peer_id
 from lnhive.revenue.profiles import PROFILES
+from lnhive.revenue.profit_service import ProfitConfig, ProfitService
 from lnhive.revenue.rebalance_log import RebalanceLog
 from lnhive.revenue.rebalancer import RebalanceConfig, Rebalancer
+from lnhive.revenue.report import VIEWS, build_report
 from lnhive.revenue.store import DEFAULT_FILENAME, RevenueStore
 
 LogFn = Callable[[str, str], None]
@@ -300,6 +302,14 @@ class RevenueService:
             log=self.log,
         )
 
+        self.profits = ProfitService(
+            node,
+            self.store,
+            self.policies.effective,
+            ProfitConfig(options.estimated_open_cost_sats, options.flow_window_days),
+            self.clock,
+        )
+
     # -- lifecycle -------------------------------------------------------------------
     def log(self, level: str, message: str) -> None:
         with contextlib.suppress(Exception):  # logging never takes a loop down
@@ -388,7 +398,10 @@ class RevenueService:
         if self.hydration.get("state") != "done":
             self.hydrate()
         with self._lock:
-            return self.controller.flow_cycle()
+            result = self.controller.flow_cycle()
+            profits = self.profits.refresh()
+        result["profitability"] = len(profits)
+        return result
 
     def _fee_job(self) -> dict[str, Any]:
         with self._lock:
@@ -506,6 +519,51 @@ class RevenueService:
         age = _int_param("max_age_seconds", max_age_seconds, 0, 10**9)
         released = self.budget.release_stale(self.clock.now(), float(age))
         return {"released": released, "count": len(released), "max_age_seconds": age}
+
+    # -- profitability and reports ------------------------------------------------------
+    def profitability(self, channel_id: object = None, refresh: object = False) -> dict[str, Any]:
+        if channel_id is not None and not isinstance(channel_id, str):
+            raise InvalidInput(f"channel_id must be a string, got {channel_id!r}")
+        again = parse_bool("refresh", refresh)
+        with self._lock:
+            return self.profits.profitability(channel_id, again)
+
+    def capacity_report(self) -> dict[str, Any]:
+        with self._lock:
+            return self.profits.capacity_report()
+
+    def report(self, report_type: object = "summary", peer_id: object = None) -> dict[str, Any]:
+        """``revenue-report [summary|peer|bleeders] [peer_id]``."""
+        view = "summary" if report_type is None else report_type
+        if view not in VIEWS:
+            raise InvalidInput(
+                f"report_type {view!r} is not valid; valid values: {', '.join(VIEWS)}"
+            )
+        peer = None
+        if view == "peer" or peer_id is not None:
+            if peer_id is None:
+                raise InvalidInput("report_type peer needs peer_id")
+            peer = validate_peer_id(peer_id)
+        now = self.clock.now()
+        with self._lock:
+            profits = self.profits.evaluate_all(now)
+            if peer is not None:
+                profits = [p for p in profits if p.peer_id == peer]
+                if not profits:
+                    raise NotFound(f"no open channel with peer {peer}", details={"peer_id": peer})
+            reasoning = {
+                p.channel_id: self.profits.reasoning(p.channel_id).to_json() for p in profits
+            }
+            totals = self.profits.ledger.node_totals(now, since=now - 30 * 86_400)
+        return build_report(
+            str(view),
+            profits,
+            reasoning,
+            now=now,
+            totals_30d=totals,
+            budget=self.budget.summary(now),
+            mode="dry_run" if self.options.dry_run else "live",
+        )
 
     # -- status ------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

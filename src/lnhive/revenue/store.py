@@ -131,12 +131,39 @@ CREATE INDEX rebalance_failures_pair ON rebalance_failures (from_channel, to_cha
 CREATE INDEX rebalance_failures_peer ON rebalance_failures (dest_peer, timestamp);
 """
 
+# Profitability (spec §4, §6.3): recorded costs beside the rebalance ledger, the
+# defibrillator's diagnostic attempts, and each channel's last profitability snapshot (its
+# bleeder level is the hysteresis state of the next evaluation).
+_M6_PROFITABILITY = """
+CREATE TABLE channel_costs (
+    channel_id TEXT PRIMARY KEY, peer_id TEXT NOT NULL,
+    open_cost_sat INTEGER NOT NULL CHECK (open_cost_sat >= 0), source TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+CREATE TABLE channel_closure_costs (
+    channel_id TEXT PRIMARY KEY, peer_id TEXT,
+    closure_cost_sat INTEGER NOT NULL CHECK (closure_cost_sat >= 0), timestamp REAL NOT NULL);
+CREATE TABLE splice_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL, amount_sat INTEGER,
+    cost_sat INTEGER NOT NULL CHECK (cost_sat >= 0), timestamp REAL NOT NULL);
+CREATE INDEX splice_events_channel ON splice_events (channel_id, timestamp);
+CREATE TABLE diagnostic_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel_id TEXT NOT NULL,
+    success INTEGER NOT NULL, timestamp REAL NOT NULL);
+CREATE INDEX diagnostic_attempts_channel ON diagnostic_attempts (channel_id, timestamp);
+CREATE TABLE channel_profitability (
+    channel_id TEXT PRIMARY KEY, peer_id TEXT NOT NULL, classification TEXT NOT NULL,
+    bleeder TEXT NOT NULL CHECK (bleeder IN ('none', 'soft', 'hard')),
+    roi REAL NOT NULL, marginal_roi REAL NOT NULL, net_msat INTEGER NOT NULL,
+    snapshot_json TEXT NOT NULL, updated_at REAL NOT NULL);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _M1_FORWARDS,
     _M2_POLICIES,
     _M3_CONTROLLER,
     _M4_CONFIG,
     _M5_REBALANCE,
+    _M6_PROFITABILITY,
 )
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*. Append only."""
 
