@@ -136,3 +136,50 @@ def test_state_gossip_converges_and_an_intent_opens_one_channel(
 
     wait_for(settled)
     assert len(x.rpc.listpeerchannels()["channels"]) == 1
+
+
+REVENUE = str(Path(lnhive.plugins.__file__).parent / "revenue_ops.py")
+WATCHER = str(Path(__file__).parent.parent / "plugins" / "watcher.py")
+
+
+def _policy(node: TestNode, peer: str) -> dict[str, Any] | None:
+    got: dict[str, Any] = node.rpc.call("revenue-policy", {"action": "get", "peer_id": peer})
+    policy = got.get("policy")
+    return policy if isinstance(policy, dict) else None
+
+
+def test_members_are_marked_in_revenue_ops_and_archon_messages_are_carried(
+    node_factory: NodeFactory,
+) -> None:
+    a = node_factory.get_node(plugins=[(PLUGIN, FAST), REVENUE])
+    b = node_factory.get_node(plugins=[(PLUGIN, FAST), REVENUE, WATCHER])
+    node_factory.open_channel(a, b)
+    a.rpc.call("hive-genesis")
+    b.rpc.call("hive-join", {"ticket": a.rpc.call("hive-invite")["ticket"]})
+    wait_for(lambda: b.rpc.call("hive-status")["status"] == "active")
+
+    # cl-hive found cl-revenue-ops by its command and marked the other member
+    wait_for(lambda: (_policy(a, b.id) or {}).get("strategy") == "hive")
+    wait_for(lambda: (_policy(b, a.id) or {}).get("strategy") == "hive")
+
+    # an archon.* envelope from a reaches b's plugins as the hive-message notification
+    sent = a.rpc.call("hive-broadcast", {"type": "archon.poll", "body": {"q": "expand?"}})
+    assert sent["sent_to"] == 1
+
+    def carried() -> list[dict[str, Any]]:
+        # a custom notification's params arrive verbatim ({"envelope", "from"}); the
+        # watcher names what it sees on "*" by the first key
+        items = b.rpc.call("watch-seen", {"kind": "notifications", "name": "envelope"})
+        return list(items["items"])
+
+    wait_for(lambda: len(carried()) == 1)
+    message = carried()[0]["payload"]
+    assert message["from"] == a.id
+    assert message["envelope"]["type"] == "archon.poll"
+    assert message["envelope"]["body"] == {"q": "expand?"}
+
+    # b leaves: a forgets it and its policy is deleted on both sides
+    b.rpc.call("hive-leave", {"reason": "test"})
+    wait_for(lambda: b.id not in {m["peer_id"] for m in a.rpc.call("hive-members")["members"]})
+    wait_for(lambda: _policy(a, b.id) is None or _policy(a, b.id)["strategy"] != "hive")
+    assert _policy(b, a.id) is None or _policy(b, a.id)["strategy"] != "hive"

@@ -33,6 +33,7 @@ class Fleet:
         self.hives: dict[str, Hive] = {}
         self.nodes: dict[str, InProcessNode] = {}
         self.logs: list[tuple[str, str, str]] = []
+        self.notices: list[tuple[str, str, dict[str, Any]]] = []
         self.rounds = 0
         for name in names:
             self.net.add_node(name)
@@ -46,8 +47,16 @@ class Fleet:
         def log(level: str, message: str, _name: str = name) -> None:
             self.logs.append((_name, level, message))
 
+        def notify(topic: str, payload: dict[str, Any], _name: str = name) -> None:
+            self.notices.append((_name, topic, payload))
+
         hive = Hive(
-            node, self.tmp_path / f"{name}.sqlite3", clock=self.clock, options=self.options, log=log
+            node,
+            self.tmp_path / f"{name}.sqlite3",
+            clock=self.clock,
+            options=self.options,
+            log=log,
+            notify=notify,
         )
         self.hives[name] = hive
         self.by_id[hive.me] = hive

@@ -13,7 +13,10 @@ founder the hive's first ``member``. Only one genesis per hive is ever accepted.
      "member_count": <roster size after admission>,
      "membership_hash": <the welcomer's membership hash after admission>}
 
-It admits ``joiner`` as a ``neophyte``. The same envelope goes to the joiner (which
+``fleet.member_left`` — ``{"hive_id": …, "reason": <at most 512 characters>}``, signed
+by the member that leaves; it removes the signer from the roster.
+
+A welcome admits ``joiner`` as a ``neophyte``. The same envelope goes to the joiner (which
 accepts it only after its own HELLO to that member) and to every other member, and is
 replayed verbatim inside ``fleet.roster`` frames, so a node never takes membership on
 another node's word: it re-verifies who signed what.
@@ -39,7 +42,9 @@ from lnhive.fleet.roster import APPLIED, MEMBER, NEOPHYTE, PENDING, REJECTED, Ro
 
 GENESIS = "fleet.genesis"
 WELCOME = "fleet.welcome"
-EVIDENCE_TYPES: frozenset[str] = frozenset({GENESIS, WELCOME})
+MEMBER_LEFT = "fleet.member_left"
+EVIDENCE_TYPES: frozenset[str] = frozenset({GENESIS, WELCOME, MEMBER_LEFT})
+MAX_REASON = 512
 
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -107,9 +112,23 @@ def check_welcome(env: Envelope) -> tuple[str, str]:
     return hive_id, joiner
 
 
+def left_body(hive_id: str, reason: str) -> dict[str, Any]:
+    return {"hive_id": hive_id, "reason": reason}
+
+
+def check_left(env: Envelope) -> str:
+    """The hive id of a structurally valid leave."""
+    if set(env.body) != {"hive_id", "reason"}:
+        raise MalformedEnvelope(f"{MEMBER_LEFT} body must be exactly {{hive_id, reason}}")
+    reason = env.body["reason"]
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise MalformedEnvelope(f"{MEMBER_LEFT}: reason must be at most {MAX_REASON} characters")
+    return _hive(env.body, MEMBER_LEFT)
+
+
 def subject_of(env: Envelope) -> str:
-    """The node an evidence envelope is about (founder or joiner)."""
-    if env.type == GENESIS:
+    """The node an evidence envelope is about (founder, joiner or leaver)."""
+    if env.type in (GENESIS, MEMBER_LEFT):
         return env.sender
     if env.type == WELCOME:
         joiner = env.body.get("joiner")
@@ -124,6 +143,8 @@ def check_structure(env: Envelope) -> str:
         return check_genesis(env)
     if env.type == WELCOME:
         return check_welcome(env)[0]
+    if env.type == MEMBER_LEFT:
+        return check_left(env)
     raise MalformedEnvelope(f"{env.type} is not membership evidence")
 
 
@@ -142,13 +163,27 @@ def decide(roster: Roster, env: Envelope, hive_id: str) -> Outcome:
             return Outcome(REJECTED, "founder is already in the roster", subject)
         return Outcome(APPLIED, None, subject)
     signer = roster.get(env.sender)
+    if env.type == MEMBER_LEFT:
+        if signer is None:
+            return Outcome(PENDING, f"leaver {env.sender} is not known (yet)", subject)
+        if signer.joined_at > env.ts:
+            return Outcome(REJECTED, "leave predates the member's admission", subject)
+        return Outcome(APPLIED, None, subject)
     if signer is None:
         return Outcome(PENDING, f"welcomer {env.sender} is not known (yet)", subject)
     if signer.tier != MEMBER:
         return Outcome(REJECTED, f"welcomer {env.sender} is a {signer.tier}, not a member", subject)
     if signer.joined_at > env.ts:
         return Outcome(REJECTED, "welcome predates the welcomer's own admission", subject)
-    if roster.is_member(subject):
+    left = roster.last_left(subject)
+    if left is not None and left >= env.ts:
+        return Outcome(REJECTED, f"{subject} left after this welcome", subject)
+    current = roster.get(subject)
+    if current is not None:
+        if current.joined_at < env.ts:
+            # a rejoin whose leave we have not seen yet, or a second admission; the
+            # leave, if any, applies it, and a later leave makes it obsolete
+            return Outcome(PENDING, f"{subject} is still in the roster", subject)
         return Outcome(REJECTED, f"{subject} is already in the roster", subject)
     return Outcome(APPLIED, None, subject)
 
@@ -162,18 +197,28 @@ def apply(
         if env.type == GENESIS:
             roster.add(conn, env.sender, MEMBER, env.ts, env.sender, env.msg_id)
             roster.set_meta(conn, "genesis", env.msg_id)
+        elif env.type == MEMBER_LEFT:
+            roster.remove(conn, env.sender)
         else:
             roster.add(conn, outcome.subject, NEOPHYTE, env.ts, env.sender, env.msg_id)
     roster.record_evidence(conn, env, outcome.subject, outcome.status, outcome.reason, now)
     return outcome
 
 
+_RANK = {GENESIS: 0, WELCOME: 1, MEMBER_LEFT: 2}
+"""Order of evidence with the same ``ts``: an admission before a leave."""
+
+
 def settle_pending(roster: Roster, hive_id: str, now: float) -> int:
-    """Retry pending evidence until nothing more applies; return how many applied."""
+    """Retry pending evidence in causal order — by ``ts``, admissions before leaves of
+    the same second — until nothing more applies; return how many applied."""
     applied = 0
     while True:
         progress = False
-        for row in roster.evidence_list(PENDING):
+        rows = sorted(
+            roster.evidence_list(PENDING), key=lambda r: (r.ts, _RANK.get(r.type, 9), r.msg_id)
+        )
+        for row in rows:
             with roster.store.transaction() as conn:
                 outcome = apply(roster, conn, row.envelope, hive_id, now)
             if outcome.status == APPLIED:

@@ -53,6 +53,7 @@ from lnhive.fleet.envelope import (
 from lnhive.fleet.intent_engine import IntentEngine
 from lnhive.fleet.membership import Membership
 from lnhive.fleet.outbox import ACK_TYPE, Outbox, new_ack, parse_ack
+from lnhive.fleet.policysync import PolicySync
 from lnhive.fleet.ratelimit import RateLimiter
 from lnhive.fleet.refused import Refused
 from lnhive.fleet.roster import MEMBER, PENDING, Roster
@@ -71,16 +72,33 @@ from lnhive.fleet.wire import (
 
 DEFAULT_DB_NAME = "lnhive-cl-hive.sqlite3"
 JOIN_POLICIES: tuple[str, ...] = ("ticket", "channel", "either")
-RELIABLE_TYPES = frozenset({evidence.WELCOME, rostersync.ROSTER})
+RELIABLE_TYPES = frozenset({evidence.WELCOME, rostersync.ROSTER, evidence.MEMBER_LEFT})
+CARRIED_PREFIX = "archon."
+"""Types other plugins send through ``hive-broadcast`` (ARCHITECTURE §8.5)."""
+MESSAGE_TOPIC = "hive-message"
 RELAYABLE_TYPES = frozenset(
-    {hivemap.GOSSIP, intents.INTENT, intents.INTENT_ABORT, intents.INTENT_COMMIT}
+    {
+        hivemap.GOSSIP,
+        intents.INTENT,
+        intents.INTENT_ABORT,
+        intents.INTENT_COMMIT,
+        evidence.MEMBER_LEFT,
+    }
 )
-"""Origin-signed types that members relay toward members the origin cannot reach."""
+"""Origin-signed types that members relay toward members the origin cannot reach
+(and every ``archon.*`` type)."""
+
+
+def is_relayable(type_name: str) -> bool:
+    return type_name in RELAYABLE_TYPES or type_name.startswith(CARRIED_PREFIX)
+
+
 FRESHNESS_S: dict[str, float] = {
     handshake.HELLO: 300.0,
     handshake.CHALLENGE: 300.0,
     handshake.ATTEST: 300.0,
     evidence.WELCOME: 86_400.0,
+    evidence.MEMBER_LEFT: 86_400.0,
     rostersync.ROSTER: 86_400.0,
     rostersync.STATE_HASH: 3_600.0,
     rostersync.STATE_VERSIONS: 3_600.0,
@@ -92,9 +110,13 @@ FRESHNESS_S: dict[str, float] = {
 }
 """How old a message of each type may be; reliable ones may be retried for a day."""
 OFFLINE_RETRY_S = 30.0
+ANTI_ENTROPY_MIN_S = 30.0
+"""Periodic state-hash comparisons never come closer than this (developer heartbeats
+may be 1 s)."""
 MAX_QUEUE = 10_000
 
 Log = Callable[[str, str], None]
+Notify = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,10 @@ def _ignore_log(level: str, message: str) -> None:
     del level, message
 
 
+def _ignore_notify(topic: str, payload: dict[str, Any]) -> None:
+    del topic, payload
+
+
 class Hive:
     """One node's cl-hive state and protocol engine."""
 
@@ -154,12 +180,14 @@ class Hive:
         options: HiveOptions | None = None,
         log: Log | None = None,
         node_id: str | None = None,
+        notify: Notify | None = None,
     ) -> None:
         self.node = node
         self.clock: Clock = clock if clock is not None else WallClock()
         self.options = options if options is not None else HiveOptions()
         self.options.validate()
         self.log: Log = log if log is not None else _ignore_log
+        self.notify: Notify = notify if notify is not None else _ignore_notify
         self.me: str = node_id if node_id is not None else str(node.getinfo()["id"])
         self.store = Store(
             db_path,
@@ -176,6 +204,7 @@ class Hive:
         self.state = StateSync(self)
         self.intent_engine = IntentEngine(self)
         self.intents = self.intent_engine.book
+        self.policy = PolicySync(self)
         self.seen = SeenMessages(self.store)
         self.outbox = Outbox(self.store, self.clock, base_s=self.options.outbox_retry_s)
         self.limiter = RateLimiter()
@@ -207,6 +236,37 @@ class Hive:
     def join(self, ticket: object = None, peer_id: object = None) -> dict[str, Any]:
         """Say HELLO to a member (see :meth:`Membership.join`)."""
         return self.membership.join(ticket, peer_id)
+
+    def leave(self, reason: object = "") -> dict[str, Any]:
+        """Leave the hive (see :meth:`Membership.leave`)."""
+        return self.membership.leave(reason)
+
+    def broadcast_message(self, type: object, body: object, peers: object = None) -> dict[str, Any]:
+        """``hive-broadcast``: sign an ``archon.*`` envelope and send it to all members
+        (relayed to those we are not connected to), or directly to the connected ones
+        among ``peers``."""
+        with self.lock:
+            self.require_admitted()
+            if not isinstance(type, str) or not type.startswith(CARRIED_PREFIX):
+                raise InvalidInput(f"type must start with {CARRIED_PREFIX!r} (e.g. archon.vote)")
+            if not isinstance(body, dict):
+                raise InvalidInput("body must be a JSON object")
+            targets: set[str] | None = None
+            if peers is not None:
+                if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
+                    raise InvalidInput("peers must be a list of member node ids")
+                unknown = sorted(set(peers) - self.member_ids())
+                if unknown:
+                    raise InvalidInput(f"not members of this hive: {', '.join(unknown)}")
+                targets = set(peers) - {self.me}
+            env = new_envelope(self.node, self.me, type, dict(body), self.now())
+            encode_frame(env, ttl=MAX_TTL)  # size and name checks before anything is sent
+            sent = self.broadcast(env, only=targets)
+            return {"msg_id": env.msg_id, "type": type, "sent_to": sent}
+
+    def _on_carried(self, peer: str, env: Envelope, now: float) -> None:
+        """An ``archon.*`` envelope from a member: hand it to other plugins verbatim."""
+        self.notify(MESSAGE_TOPIC, {"envelope": env.to_json(), "from": peer})
 
     def status(self) -> dict[str, Any]:
         with self.lock:
@@ -318,7 +378,7 @@ class Hive:
         except FrameError as exc:
             raise Refused("malformed", exc.message) from None
         env = frame.env
-        if env.type in RELAYABLE_TYPES:
+        if is_relayable(env.type):
             hop = frame.path[-1] if frame.path else env.sender
             if hop != peer:
                 raise Refused("not_direct", f"{env.type} relayed by {peer}, path says {hop}")
@@ -332,6 +392,8 @@ class Hive:
         if not self.limiter.allow(env.sender, env.type, now):
             raise Refused("rate_limited", f"{env.type} from {env.sender} over its rate")
         handler = self._handlers().get(env.type)
+        if handler is None and env.type.startswith(CARRIED_PREFIX):
+            handler = self._on_carried
         if handler is None:
             raise Refused("unknown_type", f"no handler for {env.type}")
         self._gate(peer, env, now)
@@ -343,7 +405,7 @@ class Hive:
             self.roster.touch(peer, now)
         if env.type in RELIABLE_TYPES:
             self._ack(peer, env.msg_id)
-        if env.type in RELAYABLE_TYPES:
+        if is_relayable(env.type):
             self.relay(frame, peer)
         return "accepted"
 
@@ -353,6 +415,7 @@ class Hive:
             handshake.CHALLENGE: self.membership.on_challenge,
             handshake.ATTEST: self.membership.on_attest,
             evidence.WELCOME: self.membership.on_welcome,
+            evidence.MEMBER_LEFT: self.membership.on_member_left,
             rostersync.ROSTER: self.membership.on_roster,
             rostersync.STATE_HASH: self._on_state_hash,
             rostersync.STATE_VERSIONS: self.state.on_state_versions,
@@ -413,6 +476,10 @@ class Hive:
     def member_ids(self) -> set[str]:
         return {m.peer_id for m in self.roster.members()}
 
+    def former_members(self) -> set[str]:
+        """Nodes with a record in the HiveMap that are no longer in the roster."""
+        return set(self.hivemap.versions()) - self.member_ids()
+
     def gossip_now(self, reason: str = "forced") -> dict[str, Any]:
         """Build, sign, store and broadcast our state record now."""
         return self.state.gossip_now(reason)
@@ -432,12 +499,13 @@ class Hive:
             if hive_id is not None and self.roster.is_member(self.me):
                 self.state.maybe_gossip(now)
                 self._anti_entropy_round(hive_id, now)
+                self.policy.sync(now)
             self.intent_engine.run(now)
 
     def _anti_entropy_round(self, hive_id: str, now: float) -> None:
         """Once per heartbeat, compare state hashes with one connected member (in turn),
         so whatever relay missed is repaired without waiting for a reconnection."""
-        if now - self._last_sync < self.options.heartbeat_s:
+        if now - self._last_sync < max(self.options.heartbeat_s, ANTI_ENTROPY_MIN_S):
             return
         self._last_sync = now
         peers = sorted(self.connected_members() - {self.me})
@@ -499,11 +567,15 @@ class Hive:
         peers = self.node.listpeers().get("peers", [])
         return {str(p["id"]) for p in peers if p.get("connected") and p.get("id") in members}
 
-    def broadcast(self, env: Envelope) -> int:
-        """Send an origin-signed envelope to every connected member (relays do the rest)."""
-        frame = encode_frame(env, ttl=MAX_TTL)
+    def broadcast(self, env: Envelope, only: set[str] | None = None) -> int:
+        """Send an origin-signed envelope to every connected member (relays do the rest),
+        or only to the connected ones among ``only`` (not relayed: ``ttl`` 0)."""
+        frame = encode_frame(env, ttl=MAX_TTL if only is None else 0)
         sent = 0
-        for peer in sorted(self.connected_members() - {self.me}):
+        targets = self.connected_members() - {self.me}
+        if only is not None:
+            targets &= only
+        for peer in sorted(targets):
             try:
                 self.send_frame(peer, frame, env.type)
                 sent += 1
@@ -540,8 +612,8 @@ class Hive:
             except NotFound as exc:
                 self.log("debug", exc.message)
 
-    def send_reliable(self, peer: str, env: Envelope) -> None:
-        self.outbox.enqueue(peer, encode_frame(env, ttl=0), env.msg_id)
+    def send_reliable(self, peer: str, env: Envelope, *, ttl: int = 0) -> None:
+        self.outbox.enqueue(peer, encode_frame(env, ttl=ttl), env.msg_id)
 
     def flush_outbox(self) -> int:
         """Send every due outbox row; return how many left this node."""

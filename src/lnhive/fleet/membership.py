@@ -25,6 +25,7 @@ from lnhive.fleet.ticket import (
     issue_ticket,
     ticket_from_envelope,
 )
+from lnhive.fleet.wire import MAX_TTL
 
 if TYPE_CHECKING:
     from lnhive.fleet.hive import Hive
@@ -258,13 +259,59 @@ class Membership:
         with self.h.store.transaction() as conn:
             outcome = evidence.apply(self.h.roster, conn, env, hive_id, now)
         if outcome.status == APPLIED:
-            self.h.log("info", f"roster: {outcome.subject} added by {env.type} from {env.sender}")
+            change = "removed (left)" if env.type == evidence.MEMBER_LEFT else "added"
+            self.h.log(
+                "info", f"roster: {outcome.subject} {change} by {env.type} from {env.sender}"
+            )
+            if env.type == evidence.MEMBER_LEFT:
+                self.h.hivemap.forget({outcome.subject})
             evidence.settle_pending(self.h.roster, hive_id, now)
         elif outcome.reason:
             self.h.log(
                 "debug", f"roster: {env.type} {env.msg_id} {outcome.status}: {outcome.reason}"
             )
         return outcome.status
+
+    def leave(self, reason: object = "") -> dict[str, Any]:
+        """Leave the hive: tell every member (reliably, signed), then forget the hive."""
+        with self.h.lock:
+            hive_id = self.h.require_admitted()
+            if not isinstance(reason, str) or len(reason) > evidence.MAX_REASON:
+                raise InvalidInput(f"reason must be a string of at most {evidence.MAX_REASON}")
+            members = self.h.roster.members()
+            others_admitting = [m for m in members if m.tier == MEMBER and m.peer_id != self.h.me]
+            if self.h.roster.tier(self.h.me) == MEMBER and not others_admitting:
+                raise Conflict(
+                    "this node is the hive's only member: leaving would leave no one to "
+                    "admit or vote; promote another member first"
+                )
+            now = self.h.now()
+            env = new_envelope(
+                self.h.node,
+                self.h.me,
+                evidence.MEMBER_LEFT,
+                evidence.left_body(hive_id, reason),
+                now,
+            )
+            # reliably to the members we are connected to; they relay it to the rest,
+            # and anti-entropy carries it to anyone offline now
+            told = sorted(self.h.connected_members() - {self.h.me})
+            for peer in told:
+                self.h.send_reliable(peer, env, ttl=MAX_TTL)
+            self.h.policy.release_all(now)
+            with self.h.store.transaction() as conn:
+                self.h.roster.forget_hive(conn)
+                conn.execute("DELETE FROM hive_state")
+                conn.execute("DELETE FROM intent_locks WHERE status = 'pending'")
+            self.h.log("info", f"leave: left hive {hive_id} ({reason or 'no reason given'})")
+            return {"status": "left", "hive_id": hive_id, "told": len(told), "msg_id": env.msg_id}
+
+    def on_member_left(self, peer: str, env: Envelope, now: float) -> None:
+        hive_id = evidence.check_left(env)
+        ours = self.h.same_hive(hive_id)
+        self.apply_evidence(env, ours, now)
+        if not any(m.tier == MEMBER for m in self.h.roster.members()):
+            self.h.log("warn", "roster: no member of tier 'member' remains; no one can admit")
 
     def on_roster(self, peer: str, env: Envelope, now: float) -> None:
         hive_id, items = rostersync.check_roster(env.body)
@@ -288,7 +335,16 @@ class Membership:
                 results["invalid"] += 1
                 self.h.log("debug", f"roster from {peer}: skipped an item: {exc}")
                 continue
-            results[self.apply_evidence(ev, ours, now)] += 1
+            if self.h.roster.evidence(ev.msg_id) is not None:
+                results["known"] += 1
+                continue
+            # recorded first, applied together in causal order (not arrival order)
+            with self.h.store.transaction() as conn:
+                self.h.roster.record_evidence(conn, ev, evidence.subject_of(ev), PENDING, None, now)
+            results["new"] += 1
+        results["applied"] = evidence.settle_pending(self.h.roster, ours, now)
+        if results["applied"]:
+            self.h.hivemap.forget(self.h.former_members())
         self.h.log("debug", f"roster from {peer}: {dict(results)}")
 
     def send_roster(self, peer: str, hive_id: str) -> None:

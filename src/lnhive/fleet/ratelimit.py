@@ -9,17 +9,18 @@ verified members, so honest fleets never reach the bound).
 
 Default rates (spec §2.3, per sender):
 
-==============  ============================  =======
-class           rate                          burst
-==============  ============================  =======
-``handshake``   1 per 10 s (hello, attest)    2
-``sync``        1 per 60 s (full sync)        1
-``peer_event``  10 per minute                 10
-``gossip``      1 per 10 s                    6
-``intent``      1 per second                  10
-``governance``  1 per second                  20
-``default``     2 per second                  20
-==============  ============================  =======
+================  ===============================  =====
+class             rate                             burst
+================  ===============================  =====
+``handshake``     1 per 10 s (hello, attest)       2
+``sync``          1 per 60 s (full sync)           1
+``peer_event``    10 per minute                    10
+``gossip``        1 per 10 s                       6
+``anti_entropy``  1 per 10 s (hashes, versions)    6
+``intent``        1 per second                     10
+``governance``    1 per second                     20
+``default``       2 per second                     20
+================  ===============================  =====
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ DEFAULT_RATES: dict[str, Rate] = {
     "sync": Rate(1 / 60, 1),
     "peer_event": Rate(10 / 60, 10),
     "gossip": Rate(1 / 10, 6),
+    "anti_entropy": Rate(1 / 10, 6),
     "intent": Rate(1.0, 10),
     "governance": Rate(1.0, 20),
     "default": Rate(2.0, 20),
@@ -59,8 +61,8 @@ TYPE_CLASSES: dict[str, str] = {
     "fleet.full_sync": "sync",
     "fleet.peer_available": "peer_event",
     "fleet.gossip": "gossip",
-    "fleet.state_hash": "gossip",
-    "fleet.state_versions": "gossip",
+    "fleet.state_hash": "anti_entropy",
+    "fleet.state_versions": "anti_entropy",
     "fleet.intent": "intent",
     "fleet.intent_abort": "intent",
     "fleet.intent_commit": "intent",

@@ -216,6 +216,15 @@ class Roster:
         )
         return cur.rowcount == 1
 
+    def remove(self, conn: sqlite3.Connection, peer_id: str) -> bool:
+        cur = conn.execute("DELETE FROM hive_members WHERE peer_id = ?", (peer_id,))
+        return cur.rowcount == 1
+
+    def forget_hive(self, conn: sqlite3.Connection) -> None:
+        """Drop everything about the hive (this node left it); dedupe and outbox stay."""
+        for table in ("hive_meta", "hive_members", "hive_evidence"):
+            conn.execute(f"DELETE FROM {table}")
+
     def touch(self, peer_id: str, now: float) -> None:
         """Record that ``peer_id`` was heard from (only for roster members)."""
         self.store.execute(
@@ -237,6 +246,15 @@ class Roster:
                 "SELECT * FROM hive_evidence WHERE status = ? ORDER BY ts, msg_id", (status,)
             )
         return [_evidence(r) for r in rows]
+
+    def last_left(self, peer_id: str) -> int | None:
+        """``ts`` of the latest applied ``fleet.member_left`` by ``peer_id``, if any."""
+        row = self.store.query_one(
+            "SELECT MAX(ts) FROM hive_evidence WHERE type = 'fleet.member_left' "
+            "AND status = 'applied' AND subject = ?",
+            (peer_id,),
+        )
+        return None if row is None or row[0] is None else int(row[0])
 
     def record_evidence(
         self,

@@ -86,6 +86,8 @@ plugin.add_option(
     opt_type="int",
 )
 
+plugin.add_notification_topic("hive-message")
+
 hive: Hive | None = None
 worker: HiveWorker | None = None
 
@@ -153,7 +155,9 @@ def init(
         opts = _options(options, _developer(plugin.rpc))
         opts.validate()
         node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
-        hive = Hive(node, os.path.join(network_dir, db), options=opts, log=_log)
+        hive = Hive(
+            node, os.path.join(network_dir, db), options=opts, log=_log, notify=plugin.notify
+        )
     except LnhiveError as err:
         return {"disable": err.rpc_message()}
     except Exception as exc:  # e.g. a database that cannot be opened: disable, never crash
@@ -218,6 +222,21 @@ def hive_intent_status() -> dict[str, Any]:
 def hive_gossip() -> dict[str, Any]:
     """Sign and send this node's state record now (a new version)."""
     return _call(lambda: _hive().gossip_now())
+
+
+@plugin.method("hive-leave")
+def hive_leave(reason: str = "") -> dict[str, Any]:
+    """Leave the hive: members are told (signed, reliably) and this node forgets it."""
+    return _call(lambda: _hive().leave(reason))
+
+
+@plugin.method("hive-broadcast")
+def hive_broadcast(
+    type: str, body: dict[str, Any], peers: list[str] | None = None
+) -> dict[str, Any]:
+    """Sign BODY as an envelope of TYPE (archon.*) and send it to every member, or
+    directly to the connected members among PEERS; receivers emit hive-message."""
+    return _call(lambda: _hive().broadcast_message(type, body, peers))
 
 
 @plugin.method("hive-proto-stats")
