@@ -29,6 +29,11 @@ def test_demo_runs_and_every_check_passes(tmp_path: Path) -> None:
     assert "all checks passed" in out
     assert "60/60 payments routed" in out
     assert "custom messages echoed back" in out
+    # the fleet scene: five cl-hive nodes agree, and one of two rival intents opened
+    assert "fleet of 5 formed" in out
+    assert "every member sees the same roster and state records" in out
+    assert "(lower pubkey) opened it" in out
+    assert "tie_breaker_loss" in out
     # Every node's log was kept in --dir and shows the plugin came up.
     logs = sorted((tmp_path / "demo").glob("*/log"))
     assert len(logs) == 8

@@ -2,7 +2,9 @@
 
 It starts the built-in `demo` scenario (8 nodes, a ring of channels with chords), has
 every node echo a custom message off each of its peers, routes payments between random
-nodes, calls one node over REST with a rune, and prints what happened. Everything goes
+nodes, calls one node over REST with a rune, then runs the fleet scene
+(:mod:`lnhive.cli.demo_fleet`: cl-hive on five nodes forms a hive, shares state and
+settles a conflicting channel open), and prints what happened. Everything goes
 through the real interfaces: plugins are subprocesses speaking the plugin protocol, and
 every call goes through a node's `lightning-rpc` socket or its REST endpoint. It exits 0
 when every check passed.
@@ -23,6 +25,7 @@ from pyln.client import LightningRpc
 from rich.console import Console
 from rich.table import Table
 
+from lnhive.cli import demo_fleet
 from lnhive.sim.runtime import SimThread
 from lnhive.sim.scenario import Scenario, load_scenario, start_scenario
 from lnhive.sim.testing import wait_for
@@ -30,6 +33,8 @@ from lnhive.sim.traffic import TrafficGenerator
 
 console = Console()
 ECHO_REQUEST = "a1b1"
+FLEET_MEMBERS = ("alice", "bob", "carol", "dave", "erin")
+FLEET_OUTSIDER = "grace"
 
 
 def run(
@@ -46,6 +51,13 @@ def run(
             help="Keep the nodes' directories (logs, sockets) here instead of a temporary one.",
         ),
     ] = None,
+    fleet: Annotated[
+        bool,
+        typer.Option(
+            "--fleet/--no-fleet",
+            help="Run the fleet scene (cl-hive on five nodes) after the network checks.",
+        ),
+    ] = True,
 ) -> None:
     scenario = load_scenario(scenario_name)
     base = directory or Path(tempfile.mkdtemp(prefix="lnhive-demo-"))
@@ -79,6 +91,16 @@ def run(
             checks.append(("REST call with a rune (201)", rest_ok))
         _print_nodes(rpcs, earned)
         console.print(f"payments: {summary.line()} in {summary.elapsed_s:.1f}s")
+        if fleet and all(n in rpcs for n in (*FLEET_MEMBERS, FLEET_OUTSIDER)):
+            checks.extend(
+                demo_fleet.run_scene(
+                    console,
+                    rpcs,
+                    FLEET_MEMBERS,
+                    FLEET_OUTSIDER,
+                    lambda blocks: sim.run(sim.runtime.mine(blocks)),
+                )
+            )
     finally:
         with console.status("stopping…"):
             sim.close()
