@@ -37,13 +37,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from lnhive.core.errors import InvalidInput
+from lnhive.fleet import bans, promotion
 from lnhive.fleet.envelope import Envelope, MalformedEnvelope, is_msg_id, is_node_id
 from lnhive.fleet.roster import APPLIED, MEMBER, NEOPHYTE, PENDING, REJECTED, Roster, check_hive_id
 
 GENESIS = "fleet.genesis"
 WELCOME = "fleet.welcome"
 MEMBER_LEFT = "fleet.member_left"
-EVIDENCE_TYPES: frozenset[str] = frozenset({GENESIS, WELCOME, MEMBER_LEFT})
+BAN = bans.BAN
+PROMOTION = promotion.PROMOTION
+EVIDENCE_TYPES: frozenset[str] = frozenset({GENESIS, WELCOME, MEMBER_LEFT, BAN, PROMOTION})
 MAX_REASON = 512
 
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
@@ -130,6 +133,9 @@ def subject_of(env: Envelope) -> str:
     """The node an evidence envelope is about (founder, joiner or leaver)."""
     if env.type in (GENESIS, MEMBER_LEFT):
         return env.sender
+    if env.type in (BAN, PROMOTION):
+        target = env.body.get("target")
+        return target if isinstance(target, str) else ""
     if env.type == WELCOME:
         joiner = env.body.get("joiner")
         return joiner if isinstance(joiner, str) else ""
@@ -145,6 +151,10 @@ def check_structure(env: Envelope) -> str:
         return check_welcome(env)[0]
     if env.type == MEMBER_LEFT:
         return check_left(env)
+    if env.type == BAN:
+        return bans.check_ban(env).hive_id
+    if env.type == PROMOTION:
+        return promotion.check_promotion(env).hive_id
     raise MalformedEnvelope(f"{env.type} is not membership evidence")
 
 
@@ -162,6 +172,12 @@ def decide(roster: Roster, env: Envelope, hive_id: str) -> Outcome:
         if roster.is_member(env.sender):
             return Outcome(REJECTED, "founder is already in the roster", subject)
         return Outcome(APPLIED, None, subject)
+    if env.type == BAN:
+        return _decide_ban(roster, bans.check_ban(env))
+    if env.type == PROMOTION:
+        return _decide_promotion(roster, promotion.check_promotion(env))
+    if roster.is_banned(subject):
+        return Outcome(REJECTED, f"{subject} is banned", subject)
     signer = roster.get(env.sender)
     if env.type == MEMBER_LEFT:
         if signer is None:
@@ -188,6 +204,65 @@ def decide(roster: Roster, env: Envelope, hive_id: str) -> Outcome:
     return Outcome(APPLIED, None, subject)
 
 
+def _decide_promotion(roster: Roster, promo: promotion.Promotion) -> Outcome:
+    """A promotion applies to a neophyte with a quorum of member vouches (or, while the
+    hive has fewer than three members, a member's word alone)."""
+    target = promo.target
+    current = roster.get(target)
+    if current is None:
+        return Outcome(PENDING, f"{target} is not in the roster (yet)", target)
+    if current.tier == MEMBER:
+        return Outcome(REJECTED, f"{target} is already a member", target)
+    if current.joined_at > promo.envelope.ts:
+        return Outcome(REJECTED, "promotion predates the target's admission", target)
+    signer = roster.get(promo.envelope.sender)
+    if signer is None:
+        return Outcome(PENDING, f"promoter {promo.envelope.sender} is not known (yet)", target)
+    if signer.tier != MEMBER:
+        return Outcome(REJECTED, "only members promote", target)
+    members = {m.peer_id for m in roster.members() if m.tier == MEMBER}
+    if not promo.vouches:
+        if len(members) < promotion.MIN_VOUCH_COUNT:
+            return Outcome(APPLIED, None, target)
+        return Outcome(
+            REJECTED,
+            f"no vouches, and the hive has {len(members)} members (bootstrap is over)",
+            target,
+        )
+    valid = promo.vouchers() & members
+    need = promotion.quorum(len(members))
+    if len(valid) >= need:
+        return Outcome(APPLIED, None, target)
+    if any(not roster.is_member(v) for v in promo.vouchers()):
+        return Outcome(PENDING, "vouchers not known (yet)", target)
+    return Outcome(REJECTED, f"{len(valid)} member vouches of {need} needed", target)
+
+
+def _decide_ban(roster: Roster, ban: bans.Ban) -> Outcome:
+    """A ban applies when its approvers are two thirds of the eligible members."""
+    target = ban.target
+    if roster.is_banned(target):
+        return Outcome(REJECTED, f"{target} is already banned", target)
+    signer = roster.get(ban.envelope.sender)
+    if signer is None:
+        return Outcome(PENDING, f"ban signer {ban.envelope.sender} is not known (yet)", target)
+    eligible = {m.peer_id for m in roster.members() if m.tier == MEMBER} - {target}
+    unknown = {a for a in ban.approvers() if not roster.is_member(a)}
+    approvals = ban.approvers() & eligible
+    need = bans.needed(len(eligible))
+    if len(approvals) < need:
+        if unknown:
+            return Outcome(PENDING, f"approvers not known (yet): {len(unknown)}", target)
+        return Outcome(
+            REJECTED,
+            f"{len(approvals)} approvals of {need} needed ({len(eligible)} eligible)",
+            target,
+        )
+    if not roster.is_member(target):
+        return Outcome(PENDING, f"{target} is not in the roster (yet)", target)
+    return Outcome(APPLIED, None, target)
+
+
 def apply(
     roster: Roster, conn: sqlite3.Connection, env: Envelope, hive_id: str, now: float
 ) -> Outcome:
@@ -199,14 +274,19 @@ def apply(
             roster.set_meta(conn, "genesis", env.msg_id)
         elif env.type == MEMBER_LEFT:
             roster.remove(conn, env.sender)
+        elif env.type == BAN:
+            roster.remove(conn, outcome.subject)
+            bans.record_ban(conn, bans.check_ban(env))
+        elif env.type == PROMOTION:
+            roster.set_tier(conn, outcome.subject, MEMBER)
         else:
             roster.add(conn, outcome.subject, NEOPHYTE, env.ts, env.sender, env.msg_id)
     roster.record_evidence(conn, env, outcome.subject, outcome.status, outcome.reason, now)
     return outcome
 
 
-_RANK = {GENESIS: 0, WELCOME: 1, MEMBER_LEFT: 2}
-"""Order of evidence with the same ``ts``: an admission before a leave."""
+_RANK = {GENESIS: 0, WELCOME: 1, PROMOTION: 2, MEMBER_LEFT: 3, BAN: 4}
+"""Order of evidence with the same ``ts``: admission, promotion, leave, ban."""
 
 
 def settle_pending(roster: Roster, hive_id: str, now: float) -> int:

@@ -42,7 +42,16 @@ from lnhive.cln.api import NodeApi
 from lnhive.core.clock import Clock, WallClock
 from lnhive.core.errors import Conflict, InvalidInput, LnhiveError, NotFound
 from lnhive.core.store import Store
-from lnhive.fleet import evidence, handshake, hivemap, intents, rostersync, wire_migrations
+from lnhive.fleet import (
+    bans,
+    evidence,
+    handshake,
+    hivemap,
+    intents,
+    promotion,
+    rostersync,
+    wire_migrations,
+)
 from lnhive.fleet.dedupe import SeenMessages
 from lnhive.fleet.envelope import (
     MAX_FUTURE_S,
@@ -50,6 +59,7 @@ from lnhive.fleet.envelope import (
     new_envelope,
     verify_embedded,
 )
+from lnhive.fleet.governance import Governance, verify_nested
 from lnhive.fleet.intent_engine import IntentEngine
 from lnhive.fleet.membership import Membership
 from lnhive.fleet.outbox import ACK_TYPE, Outbox, new_ack, parse_ack
@@ -83,6 +93,11 @@ RELAYABLE_TYPES = frozenset(
         intents.INTENT_ABORT,
         intents.INTENT_COMMIT,
         evidence.MEMBER_LEFT,
+        bans.PROPOSAL,
+        bans.VOTE,
+        bans.BAN,
+        promotion.VOUCH,
+        promotion.PROMOTION,
     }
 )
 """Origin-signed types that members relay toward members the origin cannot reach
@@ -99,6 +114,11 @@ FRESHNESS_S: dict[str, float] = {
     handshake.ATTEST: 300.0,
     evidence.WELCOME: 86_400.0,
     evidence.MEMBER_LEFT: 86_400.0,
+    bans.PROPOSAL: 3_600.0,
+    bans.VOTE: 3_600.0,
+    bans.BAN: 86_400.0,
+    promotion.VOUCH: 3_600.0,
+    promotion.PROMOTION: 86_400.0,
     rostersync.ROSTER: 86_400.0,
     rostersync.STATE_HASH: 3_600.0,
     rostersync.STATE_VERSIONS: 3_600.0,
@@ -129,6 +149,7 @@ class HiveOptions:
     gossip_threshold: float = 0.10
     intent_hold_s: int = 60
     intent_expire_s: int = 300
+    auto_promote: bool = True
     developer: bool = False
 
     def validate(self) -> None:
@@ -196,6 +217,8 @@ class Hive:
                 *roster_migrations(),
                 *hivemap.migrations(),
                 *intents.migrations(),
+                *bans.migrations(),
+                *promotion.migrations(),
             ],
         )
         self.roster = Roster(self.store)
@@ -205,6 +228,7 @@ class Hive:
         self.intent_engine = IntentEngine(self)
         self.intents = self.intent_engine.book
         self.policy = PolicySync(self)
+        self.governance = Governance(self)
         self.seen = SeenMessages(self.store)
         self.outbox = Outbox(self.store, self.clock, base_s=self.options.outbox_retry_s)
         self.limiter = RateLimiter()
@@ -264,6 +288,27 @@ class Hive:
             sent = self.broadcast(env, only=targets)
             return {"msg_id": env.msg_id, "type": type, "sent_to": sent}
 
+    def _on_nested_evidence(self, peer: str, env: Envelope, now: float) -> None:
+        """A ban or a promotion: check what it embeds, then apply it as evidence."""
+        hive_id = self.same_hive(evidence.check_structure(env))
+        verify_nested(self.node, env)
+        self.membership.apply_evidence(env, hive_id, now)
+
+    def vouch(self, peer_id: object) -> dict[str, Any]:
+        return self.governance.vouch(peer_id)
+
+    def force_promote(self, peer_id: object) -> dict[str, Any]:
+        return self.governance.force_promote(peer_id)
+
+    def propose_ban(self, peer_id: object, reason: object = "") -> dict[str, Any]:
+        return self.governance.propose_ban(peer_id, reason)
+
+    def vote_ban(self, proposal_id: object, vote: object) -> dict[str, Any]:
+        return self.governance.vote_ban(proposal_id, vote)
+
+    def pending_bans(self) -> dict[str, Any]:
+        return self.governance.pending()
+
     def _on_carried(self, peer: str, env: Envelope, now: float) -> None:
         """An ``archon.*`` envelope from a member: hand it to other plugins verbatim."""
         self.notify(MESSAGE_TOPIC, {"envelope": env.to_json(), "from": peer})
@@ -275,6 +320,8 @@ class Hive:
             now = self.now()
             if hive_id is None:
                 state = "joining" if self.joins.active(now) else "genesis_required"
+            elif self.roster.is_banned(self.me):
+                state = "banned"
             else:
                 state = "active" if me is not None else "joining"
             return {
@@ -416,6 +463,11 @@ class Hive:
             handshake.ATTEST: self.membership.on_attest,
             evidence.WELCOME: self.membership.on_welcome,
             evidence.MEMBER_LEFT: self.membership.on_member_left,
+            bans.PROPOSAL: self.governance.on_proposal,
+            bans.VOTE: self.governance.on_vote,
+            bans.BAN: self._on_nested_evidence,
+            promotion.VOUCH: self.governance.on_vouch,
+            promotion.PROMOTION: self._on_nested_evidence,
             rostersync.ROSTER: self.membership.on_roster,
             rostersync.STATE_HASH: self._on_state_hash,
             rostersync.STATE_VERSIONS: self.state.on_state_versions,
@@ -428,6 +480,8 @@ class Hive:
 
     def _gate(self, peer: str, env: Envelope, now: float) -> None:
         """Who may send what (before the signature costs an RPC)."""
+        if self.roster.is_banned(peer) or self.roster.is_banned(env.sender):
+            raise Refused("banned", f"{env.type} from a banned node")
         if env.type in (handshake.HELLO, handshake.ATTEST):
             if self.roster.tier(self.me) != MEMBER:
                 raise Refused("not_admitting", f"{env.type}: this node cannot admit joiners")

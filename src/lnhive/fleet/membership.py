@@ -13,8 +13,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from lnhive.core.errors import Conflict, InvalidInput, LnhiveError, NotFound, Unauthorized
-from lnhive.fleet import evidence, handshake, rostersync
+from lnhive.fleet import bans, evidence, handshake, rostersync
 from lnhive.fleet.envelope import MAX_FUTURE_S, Envelope, is_node_id, new_envelope, verify_embedded
+from lnhive.fleet.governance import verify_nested
 from lnhive.fleet.params import int_param
 from lnhive.fleet.refused import Refused
 from lnhive.fleet.roster import APPLIED, MEMBER, PENDING, check_hive_id, membership_hash
@@ -259,12 +260,16 @@ class Membership:
         with self.h.store.transaction() as conn:
             outcome = evidence.apply(self.h.roster, conn, env, hive_id, now)
         if outcome.status == APPLIED:
-            change = "removed (left)" if env.type == evidence.MEMBER_LEFT else "added"
+            change = {evidence.MEMBER_LEFT: "removed (left)", evidence.BAN: "removed (banned)"}.get(
+                env.type, "added"
+            )
             self.h.log(
                 "info", f"roster: {outcome.subject} {change} by {env.type} from {env.sender}"
             )
             if env.type == evidence.MEMBER_LEFT:
                 self.h.hivemap.forget({outcome.subject})
+            if env.type == evidence.BAN:
+                self.h.governance.on_ban_applied(bans.check_ban(env))
             evidence.settle_pending(self.h.roster, hive_id, now)
         elif outcome.reason:
             self.h.log(
@@ -303,6 +308,8 @@ class Membership:
                 self.h.roster.forget_hive(conn)
                 conn.execute("DELETE FROM hive_state")
                 conn.execute("DELETE FROM intent_locks WHERE status = 'pending'")
+                for table in ("hive_bans", "ban_proposals", "ban_votes"):
+                    conn.execute(f"DELETE FROM {table}")
             self.h.log("info", f"leave: left hive {hive_id} ({reason or 'no reason given'})")
             return {"status": "left", "hive_id": hive_id, "told": len(told), "msg_id": env.msg_id}
 
@@ -331,6 +338,7 @@ class Membership:
                 if ev.type not in evidence.EVIDENCE_TYPES:
                     raise Refused("not_evidence", f"{ev.type} is not membership evidence")
                 evidence.check_structure(ev)
+                verify_nested(self.h.node, ev)
             except (Refused, LnhiveError) as exc:
                 results["invalid"] += 1
                 self.h.log("debug", f"roster from {peer}: skipped an item: {exc}")

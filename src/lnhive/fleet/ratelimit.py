@@ -71,6 +71,7 @@ TYPE_CLASSES: dict[str, str] = {
     "fleet.promotion_request": "governance",
     "fleet.ban_proposal": "governance",
     "fleet.ban_vote": "governance",
+    "fleet.ban": "governance",
     "fleet.member_left": "governance",
 }
 

@@ -216,6 +216,12 @@ class Roster:
         )
         return cur.rowcount == 1
 
+    def set_tier(self, conn: sqlite3.Connection, peer_id: str, tier: str) -> bool:
+        if tier not in TIERS:
+            raise InvalidInput(f"tier must be one of {', '.join(TIERS)}")
+        cur = conn.execute("UPDATE hive_members SET tier = ? WHERE peer_id = ?", (tier, peer_id))
+        return cur.rowcount == 1
+
     def remove(self, conn: sqlite3.Connection, peer_id: str) -> bool:
         cur = conn.execute("DELETE FROM hive_members WHERE peer_id = ?", (peer_id,))
         return cur.rowcount == 1
@@ -246,6 +252,19 @@ class Roster:
                 "SELECT * FROM hive_evidence WHERE status = ? ORDER BY ts, msg_id", (status,)
             )
         return [_evidence(r) for r in rows]
+
+    def is_banned(self, peer_id: str) -> bool:
+        row = self.store.query_one("SELECT 1 FROM hive_bans WHERE peer_id = ?", (peer_id,))
+        return row is not None
+
+    def banned(self) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT peer_id, banned_at, evidence, reason FROM hive_bans ORDER BY banned_at"
+        )
+        return [
+            {"peer_id": r[0], "banned_at": int(r[1]), "evidence": r[2], "reason": r[3]}
+            for r in rows
+        ]
 
     def last_left(self, peer_id: str) -> int | None:
         """``ts`` of the latest applied ``fleet.member_left`` by ``peer_id``, if any."""

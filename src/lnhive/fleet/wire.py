@@ -36,6 +36,9 @@ type                       bytes   why
 ``fleet.intent_commit``    2,048   one commit
 ``fleet.promotion``        60,000  up to 50 embedded vouches
 ``fleet.ban_proposal``     2,048   reason <= 512 characters
+``fleet.ban_vote``         2,048   one vote
+``fleet.ban``              60,000  the proposal and up to 100 approving votes
+``fleet.vouch``            1,024   hive id and target
 ``fleet.roster``           60,000  membership evidence, as many envelopes as fit
 ``fleet.state_versions``   60,000  a version per member (up to 1,000)
 =========================  ======  =============================================
@@ -77,6 +80,9 @@ SIZE_LIMITS: dict[str, int] = {
     "fleet.intent_commit": 2_048,
     "fleet.promotion": 60_000,
     "fleet.ban_proposal": 2_048,
+    "fleet.ban_vote": 2_048,
+    "fleet.ban": 60_000,
+    "fleet.vouch": 1_024,
     "fleet.roster": 60_000,
     "fleet.state_versions": 60_000,
 }

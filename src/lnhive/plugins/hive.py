@@ -239,6 +239,39 @@ def hive_broadcast(
     return _call(lambda: _hive().broadcast_message(type, body, peers))
 
 
+@plugin.method("hive-vouch")
+def hive_vouch(peer_id: str) -> dict[str, Any]:
+    """Vouch for neophyte PEER_ID's promotion (members only); with a quorum of member
+    vouches (1 alone, else max(2, ceil(0.51 x members))) it becomes a member."""
+    return _call(lambda: _hive().vouch(peer_id))
+
+
+@plugin.method("hive-force-promote")
+def hive_force_promote(peer_id: str) -> dict[str, Any]:
+    """Promote neophyte PEER_ID without vouches: only while the hive has fewer than three
+    members (bootstrapping)."""
+    return _call(lambda: _hive().force_promote(peer_id))
+
+
+@plugin.method("hive-propose-ban")
+def hive_propose_ban(peer_id: str, reason: str = "") -> dict[str, Any]:
+    """Propose banning PEER_ID (members only; the proposer approves); it passes when two
+    thirds of the other members approve within 7 days."""
+    return _call(lambda: _hive().propose_ban(peer_id, reason))
+
+
+@plugin.method("hive-vote-ban")
+def hive_vote_ban(proposal_id: str, vote: str) -> dict[str, Any]:
+    """Vote approve or reject on ban proposal PROPOSAL_ID (members only, once)."""
+    return _call(lambda: _hive().vote_ban(proposal_id, vote))
+
+
+@plugin.method("hive-pending-bans")
+def hive_pending_bans() -> dict[str, Any]:
+    """Ban proposals with their tallies, and the nodes banned so far."""
+    return _call(lambda: _hive().pending_bans())
+
+
 @plugin.method("hive-proto-stats")
 def hive_proto_stats() -> dict[str, Any]:
     """Wire counters: accepted, duplicates, refusals by reason, sends, queue."""
