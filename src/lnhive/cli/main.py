@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lnhive.cli import demo, sim
+from lnhive.cli import advisor, demo, sim
 
 app = typer.Typer(
     name="lnhive",
@@ -23,6 +23,7 @@ app.command("demo", help="Run the demo: a small simulated network with plugins, 
     demo.run
 )
 app.add_typer(sim.app, name="sim")
+app.add_typer(advisor.app, name="advisor")
 
 
 def main() -> None:
