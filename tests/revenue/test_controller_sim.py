@@ -17,21 +17,10 @@ import pytest
 from lnhive.cli.revsim import SimResult, simulate_single
 
 SEED = 13
-# What the composed controller reached with SEED on this harness (not tuned; spec §7 test 13):
-# revenue days 10-30: controller 187 361 sat, static 100: 79 850 (2.35x), static 200: 135 410
-# (1.38x); the fee over days 20-30 averages 433 ppm (inside 420-780, but with little margin: seeds
-# 1-6 give 315-401 ppm); the channel broadcasts 24 fees a day (the hard cap of §2) after day 10.
-# Why the fee stays low: at ~400 sat/h the quadratic fit's fixed prior (precision 0.01 in sat/h
-# units) outweighs the data (30-min windows weigh min(1, h/6) = 0.083, discounted to the 0.05
-# floor: sum of weights ~8.6 against a noise variance ~4e4), so the fit is never concave and the
-# posterior is the best log-fee bucket with std 200; with a 1e4x weaker prior (a diagnostic run,
-# not the spec) the same harness settles at 610 ppm.
-BROADCASTS_NOT_REACHED = (
-    "24 broadcasts/day (the §2 hard cap) after day 10 with seed 13 (target <= 6): the posterior "
-    "std stays at 200 (non-concave fit, weights at the 0.05 discount floor), so each cycle's "
-    "Thompson draw moves the blended fee (ratio 0.20) more than the 5 % gossip gate, and Poisson "
-    "noise in the revenue rate (> 1 % per window) never lets the channel sleep"
-)
+# With seed 13 (not tuned; spec §7 test 13), after the fit's per-unit-weight noise estimate and
+# the 4 h dwell between normal broadcasts (docs/revenue-ops.md, "Decisions where we differ from
+# the reference"): the fee over days 20-30 averages ~524 ppm and the channel broadcasts at most
+# 6 fees a day. Other seeds (1: 644 ppm, 3: 391 ppm) show the fee range is not met by every seed.
 
 
 def simulate(tmp: Path, *, static_fee: int | None, seed: int = SEED) -> SimResult:
@@ -91,6 +80,5 @@ def test_13_fee_converges_near_optimum(runs: dict[str, SimResult]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=True, reason=BROADCASTS_NOT_REACHED)
 def test_13_at_most_six_broadcasts_a_day_after_day_10(runs: dict[str, SimResult]) -> None:
     assert max(runs["controller"].broadcasts_by_day[10:]) <= 6, _summary(runs)

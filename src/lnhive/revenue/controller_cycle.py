@@ -66,6 +66,8 @@ class CycleState:
     low_fee_exploration: bool = False
     recent_broadcasts: list[float] = field(default_factory=list)
     """Times of this channel's controller broadcasts in the last 24 h (the hard cap of 24)."""
+    last_broadcast_dwells: bool = False
+    """[ours] The last broadcast was a normal (Thompson x PI) move: the next one dwells 4 h."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -205,6 +207,7 @@ def _policy_decision(
         return _skip(ev, st, f"{tag}_held", debug)
     cyc.last_fee_ppm = cyc.last_broadcast_fee_ppm = target
     cyc.last_broadcast_ts = now
+    cyc.last_broadcast_dwells = False
     explain = f"{ev.channel_id}: {ev.fee_ppm} -> {target} ppm ({tag}: peer policy fee enforced)"
     return Decision(
         ev.channel_id, ev.peer_id, True, ev.fee_ppm, target, tag, st, None, debug, explain
@@ -360,6 +363,13 @@ def decide(
     if apply and stages.broadcast_cap_reached(cyc.recent_broadcasts, now, db.reason):
         apply, reason = False, f"broadcast_cap: {stages.BROADCAST_HARD_CAP_PER_DAY} in 24 h"
         cyc.pending_target_ppm = None
+    elif (
+        apply
+        and cyc.last_broadcast_dwells
+        and stages.dwell_holds(cyc.last_broadcast_ts, now, db.reason, category)
+    ):
+        apply, reason = False, "dwell: last broadcast under 4 h ago"
+        cyc.pending_target_ppm = None
     elif apply:
         new_fee = db.fee_ppm
         cyc.pending_target_ppm = None
@@ -390,6 +400,7 @@ def decide(
     if apply:
         recent.append(now)
         cyc.last_broadcast_fee_ppm, cyc.last_broadcast_ts = new_fee, now
+        cyc.last_broadcast_dwells = category == "normal" and reason in stages.DWELL_REASONS
         if probe_pre_cap is not None and new_fee > probe_pre_cap:
             thompson.consume_upward_probe(th, inow)
         if htlcmax is not None:

@@ -303,6 +303,21 @@ def broadcast_cap_reached(timestamps: list[float], now: float, reason: str) -> b
     return len(recent_broadcasts(timestamps, now)) >= BROADCAST_HARD_CAP_PER_DAY
 
 
+STEADY_BROADCASTS_PER_DAY = 6
+BROADCAST_DWELL_S = BROADCAST_CAP_WINDOW_S / STEADY_BROADCASTS_PER_DAY  # 4 h
+DWELL_REASONS = frozenset({"gossip_gate_passed", "first_broadcast"})
+
+
+def dwell_holds(last_broadcast_ts: float, now: float, reason: str, category: str) -> bool:
+    """[ours] §2 "steady state ≤6 broadcasts per channel per day": a normal (Thompson x PI)
+    move that passed the gossip gate waits until 4 h after the channel's last broadcast.
+    Category changes, 0-fee transitions and the congestion, zero-flow and low-fee-exploration
+    priorities are never held (§2.3 step 10 sends them; §7 tests 3, 6, 8)."""
+    if reason in UNCAPPED_REASONS or category != "normal" or last_broadcast_ts <= 0:
+        return False
+    return 0 <= now - last_broadcast_ts < BROADCAST_DWELL_S
+
+
 def gossip_refresh_due(
     now: float,
     last_broadcast_ts: float,

@@ -233,7 +233,8 @@ def quadratic_fit(
         x = (fee - fee_min) / span
         ss += w * (rev - (a * x * x + b * x + c)) ** 2
         sw += w
-    new_noise = max(MIN_NOISE_VARIANCE, 0.7 * ss / max(sw - 3.0, 1.0) + 0.3 * noise_variance)
+    dof = max(len(points) - 3.0, 1.0)  # [ours] per unit weight; the reference divides by sum(w) - 3
+    new_noise = max(MIN_NOISE_VARIANCE, 0.7 * ss / dof + 0.3 * noise_variance)
     if a < CONCAVE_EPS:
         x_star = min(VERTEX_CLAMP[1], max(VERTEX_CLAMP[0], -b / (2.0 * a)))
         grad = (b / (2.0 * a * a), -1.0 / (2.0 * a), 0.0)
