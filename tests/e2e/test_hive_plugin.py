@@ -116,10 +116,13 @@ def test_state_gossip_converges_and_an_intent_opens_one_channel(
         n.rpc.call("dev-sim-fundwallet", {"satoshi": 5_000_000})
         n.rpc.connect(x.id)
     node_factory.mine(1)
-    intents = [
+    actions = [
         n.rpc.call("hive-open-channel", {"peer_id": x.id, "amount_sats": 500_000}) for n in (b, c)
     ]
-    assert all(i["status"] == "pending" for i in intents)
+    assert all(a["status"] == "pending" for a in actions)  # advisor mode: waits for approval
+    for n, action in zip((b, c), actions, strict=True):
+        approved = n.rpc.call("hive-approve-action", {"action_id": action["id"]})
+        assert approved["actions"][0]["status"] == "approved"
     wait_for(lambda: len(x.rpc.listpeerchannels()["channels"]) == 1)
     winner = min(b.id, c.id)
     assert x.rpc.listpeerchannels()["channels"][0]["peer_id"] == winner

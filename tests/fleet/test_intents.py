@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,17 @@ def _channels_to_x(fleet: Fleet) -> list[str]:
     return sorted(n for n in NAMES if any(fleet.id(n) in c.node_ids for c in x.channels))
 
 
+def _open(fleet: Fleet, name: str, target: str, amount: int) -> dict[str, Any]:
+    """hive-open-channel then hive-approve-action: the intent the approval announced."""
+    action = fleet.hives[name].open_channel(target, amount)
+    assert action["status"] == "pending"
+    approved = fleet.hives[name].approve_action(action["id"])["actions"][0]
+    assert approved["status"] == "approved"
+    intent = fleet.hives[name].intents.get(approved["payload"]["intent_id"])
+    assert intent is not None
+    return intent.to_json()
+
+
 def _status(fleet: Fleet, name: str, intent_id: str) -> str:
     intent = fleet.hives[name].intents.get(intent_id)
     assert intent is not None
@@ -54,9 +66,9 @@ def _status(fleet: Fleet, name: str, intent_id: str) -> str:
 def test_racing_opens_commit_exactly_once_lower_pubkey_wins(fleet: Fleet, first: str) -> None:
     x = fleet.net.node("x").node_id
     second = "c" if first == "b" else "b"
-    i1 = fleet.hives[first].open_channel(x, 1_000_000)
+    i1 = _open(fleet, first, x, 1_000_000)
     # the second announces before hearing of the first (both within a second)
-    i2 = fleet.hives[second].open_channel(x, 1_000_000)
+    i2 = _open(fleet, second, x, 1_000_000)
     fleet.settle()
     winner, loser = sorted([(fleet.id(first), first, i1), (fleet.id(second), second, i2)])
     assert _status(fleet, loser[1], loser[2]["id"]) == "aborted"
@@ -76,7 +88,7 @@ def test_racing_opens_commit_exactly_once_lower_pubkey_wins(fleet: Fleet, first:
 
 def test_silence_commits_after_the_hold_and_not_before(fleet: Fleet) -> None:
     x = fleet.net.node("x").node_id
-    intent = fleet.hives["c"].open_channel(x, 500_000)
+    intent = _open(fleet, "c", x, 500_000)
     assert intent["commit_at"] == intent["timestamp"] + HOLD
     fleet.settle()
     fleet.advance(HOLD - 1)
@@ -92,12 +104,12 @@ def test_silence_commits_after_the_hold_and_not_before(fleet: Fleet) -> None:
 def test_a_conflict_one_second_before_commit_aborts_the_loser(fleet: Fleet) -> None:
     x = fleet.net.node("x").node_id
     lo, hi = sorted(["b", "c"], key=fleet.id)
-    high = fleet.hives[hi].open_channel(x, 500_000)
+    high = _open(fleet, hi, x, 500_000)
     fleet.settle()
     fleet.advance(HOLD - 1)
     # lo did not hear of hi's intent (it was offline); simulate by forgetting it
     fleet.hives[lo].store.execute("DELETE FROM intent_locks WHERE id = ?", (high["id"],))
-    low = fleet.hives[lo].open_channel(x, 500_000)
+    low = _open(fleet, lo, x, 500_000)
     fleet.settle()
     assert _status(fleet, hi, high["id"]) == "aborted"
     fleet.advance(HOLD)
@@ -110,14 +122,14 @@ def test_committed_beats_a_late_pending_intent(fleet: Fleet) -> None:
     x = fleet.net.node("x").node_id
     hi = max(NAMES, key=fleet.id)
     lo = min(NAMES, key=fleet.id)
-    first = fleet.hives[hi].open_channel(x, 500_000)
+    first = _open(fleet, hi, x, 500_000)
     fleet.settle()
     fleet.advance(HOLD)
     fleet.settle()
     assert _status(fleet, hi, first["id"]) == "executed"
     # a node that missed everything announces anyway; the committed one wins
     fleet.hives[lo].store.execute("DELETE FROM intent_locks")
-    late = fleet.hives[lo].open_channel(x, 500_000)
+    late = _open(fleet, lo, x, 500_000)
     fleet.settle()
     assert _status(fleet, lo, late["id"]) == "aborted"
     assert fleet.hives[lo].intents.get(late["id"]).reason == "target_taken"  # type: ignore[union-attr]
@@ -128,7 +140,7 @@ def test_committed_beats_a_late_pending_intent(fleet: Fleet) -> None:
 
 def test_announcing_against_a_known_intent_is_refused(fleet: Fleet) -> None:
     x = fleet.net.node("x").node_id
-    fleet.hives["b"].open_channel(x, 500_000)
+    _open(fleet, "b", x, 500_000)
     fleet.settle()
     with pytest.raises(Conflict, match="already pending"):
         fleet.hives["c"].open_channel(x, 500_000)
@@ -149,7 +161,7 @@ def test_open_channel_rejects_bad_input(fleet: Fleet) -> None:
 
 def test_failed_fundchannel_is_recorded(fleet: Fleet) -> None:
     x = fleet.net.node("x").node_id
-    intent = fleet.hives["d"].open_channel(x, 50_000_000)  # more than the wallet holds
+    intent = _open(fleet, "d", x, 50_000_000)  # more than the wallet holds
     fleet.advance(HOLD)
     fleet.settle()
     got = fleet.hives["d"].intents.get(intent["id"])
@@ -159,7 +171,7 @@ def test_failed_fundchannel_is_recorded(fleet: Fleet) -> None:
 def test_pending_intents_expire(fleet: Fleet) -> None:
     x = fleet.net.node("x").node_id
     b = fleet.hives["b"]
-    intent = b.open_channel(x, 500_000)
+    intent = _open(fleet, "b", x, 500_000)
     fleet.settle()
     # c holds b's intent; if b never commits, c expires it
     b.store.execute("UPDATE intent_locks SET status = 'aborted' WHERE id = ?", (intent["id"],))

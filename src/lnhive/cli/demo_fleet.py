@@ -64,10 +64,15 @@ def run_scene(
             rpcs[name].call("dev-sim-fundwallet", {"satoshi": 5_000_000})
             rpcs[name].connect(ids[outsider])
         mine(1)
-        for name in rivals:
-            rpcs[name].call(
+        # each operator proposes the channel (advisor mode queues it), then approves it
+        proposals = {
+            name: rpcs[name].call(
                 "hive-open-channel", {"peer_id": ids[outsider], "amount_sats": CHANNEL_SAT}
-            )
+            )["id"]
+            for name in rivals
+        }
+        for name in rivals:
+            rpcs[name].call("hive-approve-action", {"action_id": proposals[name]})
         opened = _waited(
             lambda: len(rpcs[outsider].listpeerchannels()["channels"]) == before + 1, timeout=30
         )

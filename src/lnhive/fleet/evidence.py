@@ -233,8 +233,10 @@ def _decide_promotion(roster: Roster, promo: promotion.Promotion) -> Outcome:
     need = promotion.quorum(len(members))
     if len(valid) >= need:
         return Outcome(APPLIED, None, target)
-    if any(not roster.is_member(v) for v in promo.vouchers()):
-        return Outcome(PENDING, "vouchers not known (yet)", target)
+    if promo.vouchers() - members:
+        # a voucher we do not know, or know only as a neophyte, may be a member by
+        # evidence we have not applied yet (events of the same second)
+        return Outcome(PENDING, f"{len(valid)} member vouches of {need}; others pending", target)
     return Outcome(REJECTED, f"{len(valid)} member vouches of {need} needed", target)
 
 
@@ -247,12 +249,13 @@ def _decide_ban(roster: Roster, ban: bans.Ban) -> Outcome:
     if signer is None:
         return Outcome(PENDING, f"ban signer {ban.envelope.sender} is not known (yet)", target)
     eligible = {m.peer_id for m in roster.members() if m.tier == MEMBER} - {target}
-    unknown = {a for a in ban.approvers() if not roster.is_member(a)}
     approvals = ban.approvers() & eligible
     need = bans.needed(len(eligible))
     if len(approvals) < need:
-        if unknown:
-            return Outcome(PENDING, f"approvers not known (yet): {len(unknown)}", target)
+        if ban.approvers() - eligible - {target}:
+            # approvers we do not know, or know only as neophytes, may be members by
+            # evidence not applied yet
+            return Outcome(PENDING, f"{len(approvals)} approvals of {need}; others pending", target)
         return Outcome(
             REJECTED,
             f"{len(approvals)} approvals of {need} needed ({len(eligible)} eligible)",

@@ -48,10 +48,12 @@ from lnhive.fleet import (
     handshake,
     hivemap,
     intents,
+    pending,
     promotion,
     rostersync,
     wire_migrations,
 )
+from lnhive.fleet.actions import ActionDesk
 from lnhive.fleet.dedupe import SeenMessages
 from lnhive.fleet.envelope import (
     MAX_FUTURE_S,
@@ -150,6 +152,8 @@ class HiveOptions:
     intent_hold_s: int = 60
     intent_expire_s: int = 300
     auto_promote: bool = True
+    governance_mode: str = "advisor"
+    failsafe_actions_per_hour: int = 2
     developer: bool = False
 
     def validate(self) -> None:
@@ -169,6 +173,15 @@ class HiveOptions:
             raise InvalidInput(f"hive-heartbeat-interval must be within {low:.0f}..3600 seconds")
         if not 0.01 <= self.gossip_threshold <= 1.0:
             raise InvalidInput("hive-gossip-threshold must be within 0.01..1.0")
+        if self.governance_mode not in pending.MODES:
+            raise InvalidInput(
+                f"hive-governance-mode must be one of {', '.join(pending.MODES)}, "
+                f"got {self.governance_mode!r}"
+            )
+        if type(self.failsafe_actions_per_hour) is not int or not (
+            1 <= self.failsafe_actions_per_hour <= 5
+        ):
+            raise InvalidInput("hive-failsafe-actions-per-hour must be an integer 1..5")
         hold_low = 1 if self.developer else 10
         if type(self.intent_hold_s) is not int or not hold_low <= self.intent_hold_s <= 600:
             raise InvalidInput(f"hive-intent-hold-seconds must be an integer {hold_low}..600")
@@ -219,6 +232,7 @@ class Hive:
                 *intents.migrations(),
                 *bans.migrations(),
                 *promotion.migrations(),
+                *pending.migrations(),
             ],
         )
         self.roster = Roster(self.store)
@@ -229,6 +243,7 @@ class Hive:
         self.intents = self.intent_engine.book
         self.policy = PolicySync(self)
         self.governance = Governance(self)
+        self.actions = ActionDesk(self)
         self.seen = SeenMessages(self.store)
         self.outbox = Outbox(self.store, self.clock, base_s=self.options.outbox_retry_s)
         self.limiter = RateLimiter()
@@ -330,7 +345,7 @@ class Hive:
                 "our_pubkey": self.me,
                 "tier": None if me is None else me.tier,
                 "joined_at": None if me is None else me.joined_at,
-                "governance_mode": "advisor",
+                "governance_mode": self.actions.mode(),
                 "members": self.roster.count(),
                 "membership_hash": self.roster.membership_hash(),
                 "fleet_hash": self.state.fleet_hash(),
@@ -482,6 +497,9 @@ class Hive:
         """Who may send what (before the signature costs an RPC)."""
         if self.roster.is_banned(peer) or self.roster.is_banned(env.sender):
             raise Refused("banned", f"{env.type} from a banned node")
+        ignored = self.actions.ignored()
+        if peer in ignored or env.sender in ignored:
+            raise Refused("ignored", f"{env.type} from a node under an emergency ban")
         if env.type in (handshake.HELLO, handshake.ATTEST):
             if self.roster.tier(self.me) != MEMBER:
                 raise Refused("not_admitting", f"{env.type}: this node cannot admit joiners")
@@ -539,8 +557,23 @@ class Hive:
         return self.state.gossip_now(reason)
 
     def open_channel(self, peer_id: object, amount_sats: object) -> dict[str, Any]:
-        """Announce a ``channel_open`` intent; the channel opens when it commits."""
-        return self.intent_engine.open_channel(peer_id, amount_sats)
+        """``hive-open-channel``: queue a channel open for the operator's approval."""
+        return self.actions.propose_channel_open(peer_id, amount_sats)
+
+    def emergency_ban(self, peer_id: object, reason: object = "") -> dict[str, Any]:
+        return self.actions.emergency_ban(peer_id, reason)
+
+    def pending_actions(self) -> dict[str, Any]:
+        return self.actions.list()
+
+    def approve_action(self, action_id: object, amount_sats: object = None) -> dict[str, Any]:
+        return self.actions.approve(action_id, amount_sats)
+
+    def reject_action(self, action_id: object, reason: object = "") -> dict[str, Any]:
+        return self.actions.reject(action_id, reason)
+
+    def set_mode(self, mode: object) -> dict[str, Any]:
+        return self.actions.set_mode(mode)
 
     def intent_status(self) -> dict[str, Any]:
         return self.intent_engine.intent_status()
@@ -555,6 +588,7 @@ class Hive:
                 self._anti_entropy_round(hive_id, now)
                 self.policy.sync(now)
             self.intent_engine.run(now)
+            self.actions.run(now)
 
     def _anti_entropy_round(self, hive_id: str, now: float) -> None:
         """Once per heartbeat, compare state hashes with one connected member (in turn),

@@ -2,9 +2,9 @@
 
 The decisions live in :mod:`lnhive.fleet.intents`; this module announces, relays the
 outcome (``fleet.intent_abort`` / ``fleet.intent_commit``) and executes a committed
-``channel_open`` with ``fundchannel``. ``hive-open-channel`` is an explicit operator
-command, so its intent executes on commit; planner-initiated intents will go through
-the governance queue (slice 3).
+``channel_open`` with ``fundchannel``. A channel open is announced only once the
+operator approved it in the governance queue (:mod:`lnhive.fleet.actions`), with a
+fresh intent, so the full hold and tie-break run before funds move.
 """
 
 from __future__ import annotations
@@ -27,19 +27,25 @@ class IntentEngine:
         self.h = hive
         self.book = intents.IntentBook(hive.store, hive.me)
 
-    def open_channel(self, peer_id: object, amount_sats: object) -> dict[str, Any]:
-        """Announce a ``channel_open`` intent; the channel opens when it commits."""
+    def check_channel_open(self, peer_id: object, amount_sats: object) -> tuple[str, int]:
+        """``(target, amount)`` of a valid channel open toward an external node."""
+        if not is_node_id(peer_id):
+            raise InvalidInput("peer_id must be a node id (66 lowercase hex)")
+        target = str(peer_id)
+        if target == self.h.me or self.h.roster.is_member(target):
+            raise InvalidInput("channel_open intents are for external nodes, not members")
+        amount = int_param("amount_sats", amount_sats)
+        if not MIN_CHANNEL_SATS <= amount <= intents.MAX_SATS:
+            raise InvalidInput(f"amount_sats must be at least {MIN_CHANNEL_SATS}")
+        return target, amount
+
+    def announce_channel_open(self, peer_id: object, amount_sats: object) -> intents.Intent:
+        """Announce a ``channel_open`` intent now (after approval); the channel opens when
+        the intent commits."""
         with self.h.lock:
             self.h.require_admitted()
-            if not is_node_id(peer_id):
-                raise InvalidInput("peer_id must be a node id (66 lowercase hex)")
-            target = str(peer_id)
-            if target == self.h.me or self.h.roster.is_member(target):
-                raise InvalidInput("channel_open intents are for external nodes, not members")
-            amount = int_param("amount_sats", amount_sats)
-            if not MIN_CHANNEL_SATS <= amount <= intents.MAX_SATS:
-                raise InvalidInput(f"amount_sats must be at least {MIN_CHANNEL_SATS}")
-            return self.announce("channel_open", target, amount).to_json()
+            target, amount = self.check_channel_open(peer_id, amount_sats)
+            return self.announce("channel_open", target, amount)
 
     def announce(self, intent_type: str, target: str, amount: int | None) -> intents.Intent:
         now = self.h.now()

@@ -86,6 +86,17 @@ plugin.add_option(
     opt_type="int",
 )
 
+plugin.add_option(
+    PREFIX + "governance-mode",
+    D.governance_mode,
+    "advisor (every fund-moving or membership action waits for approval) or failsafe",
+)
+plugin.add_option(
+    PREFIX + "failsafe-actions-per-hour",
+    D.failsafe_actions_per_hour,
+    "Emergency bans failsafe mode runs without approval per hour (1-5)",
+    opt_type="int",
+)
 plugin.add_notification_topic("hive-message")
 
 hive: Hive | None = None
@@ -138,6 +149,8 @@ def _options(options: dict[str, Any], developer: bool) -> HiveOptions:
             gossip_threshold=float(get("gossip-threshold")),
             intent_hold_s=int(get("intent-hold-seconds")),
             intent_expire_s=int(get("intent-expire-seconds")),
+            governance_mode=str(get("governance-mode")),
+            failsafe_actions_per_hour=int(get("failsafe-actions-per-hour")),
             developer=developer,
         )
     except (TypeError, ValueError) as exc:
@@ -207,9 +220,42 @@ def hive_members() -> dict[str, Any]:
 
 @plugin.method("hive-open-channel")
 def hive_open_channel(peer_id: str, amount_sats: int) -> dict[str, Any]:
-    """Announce a channel_open intent to PEER_ID for AMOUNT_SATS; the channel opens when
-    the intent commits (after hive-intent-hold-seconds without a winning conflict)."""
+    """Propose a channel of AMOUNT_SATS to external node PEER_ID: it waits in the pending
+    actions; once approved, a fresh intent is announced and the channel opens when it
+    commits (after hive-intent-hold-seconds without a winning rival)."""
     return _call(lambda: _hive().open_channel(peer_id, amount_sats))
+
+
+@plugin.method("hive-pending-actions")
+def hive_pending_actions() -> dict[str, Any]:
+    """The governance mode and the queued actions with their status."""
+    return _call(lambda: _hive().pending_actions())
+
+
+@plugin.method("hive-approve-action")
+def hive_approve_action(action_id: str, amount_sats: int | None = None) -> dict[str, Any]:
+    """Approve ACTION_ID (or "all"); AMOUNT_SATS overrides a channel open's size."""
+    return _call(lambda: _hive().approve_action(action_id, amount_sats))
+
+
+@plugin.method("hive-reject-action")
+def hive_reject_action(action_id: str, reason: str = "") -> dict[str, Any]:
+    """Reject ACTION_ID (or "all") with an optional REASON."""
+    return _call(lambda: _hive().reject_action(action_id, reason))
+
+
+@plugin.method("hive-set-mode")
+def hive_set_mode(mode: str) -> dict[str, Any]:
+    """Set the governance MODE: advisor (everything queues) or failsafe (emergency bans
+    run at once, locally, a few an hour)."""
+    return _call(lambda: _hive().set_mode(mode))
+
+
+@plugin.method("hive-emergency-ban")
+def hive_emergency_ban(peer_id: str, reason: str = "") -> dict[str, Any]:
+    """Ignore and disconnect PEER_ID here and file a ban proposal (queued in advisor
+    mode, at once in failsafe mode)."""
+    return _call(lambda: _hive().emergency_ban(peer_id, reason))
 
 
 @plugin.method("hive-intent-status")
