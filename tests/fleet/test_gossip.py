@@ -258,3 +258,27 @@ def test_a_missed_record_is_repaired_within_a_heartbeat(fleet: Fleet) -> None:
         for hive in fleet.hives.values():
             hive.process()
     assert _versions(b)[fleet.id("d")] == new
+
+
+def test_topology_readout_reports_links_and_shares(fleet: Fleet) -> None:
+    _form_all(fleet)
+    fleet.net.add_node("x")
+    fleet.net.open_channel("b", "x", 1_000_000)
+    fleet.net.open_channel("c", "x", 1_000_000)
+    fleet.net.add_node("y")
+    fleet.net.open_channel("x", "y", 8_000_000)
+    fleet.net.mine(6)
+    fleet.advance(11)
+    for name in NAMES:
+        fleet.hives[name].gossip_now()
+    fleet.settle()
+    fleet.advance(120)  # the new channels' announcements reach a's gossip view
+    out = fleet.hives["a"].topology()
+    x = fleet.net.node("x").node_id
+    entry = next(t for t in out["external"] if t["peer_id"] == x)
+    assert entry["members"] == sorted([fleet.id("b"), fleet.id("c")])
+    assert entry["public_capacity_sats"] == 10_000_000
+    assert entry["fleet_capacity_sats"] == 2_000_000
+    assert entry["fleet_share"] == 0.2
+    assert x in out["saturated"]
+    assert out["links"][fleet.id("a")] == sorted(fleet.id(n) for n in ("b", "c", "d"))

@@ -51,6 +51,7 @@ from lnhive.fleet import (
     pending,
     promotion,
     rostersync,
+    topology,
     wire_migrations,
 )
 from lnhive.fleet.actions import ActionDesk
@@ -562,6 +563,15 @@ class Hive:
 
     def emergency_ban(self, peer_id: object, reason: object = "") -> dict[str, Any]:
         return self.actions.emergency_ban(peer_id, reason)
+
+    def topology(self) -> dict[str, Any]:
+        """``hive-topology``: who connects to whom, and the fleet's share of each
+        external node's public capacity."""
+        with self.lock:
+            self.require_admitted()
+            members = self.member_ids()
+            records = {r.peer_id: r.record for r in self.hivemap.all() if r.peer_id in members}
+            return topology.readout(self.node, records, members)
 
     def pending_actions(self) -> dict[str, Any]:
         return self.actions.list()

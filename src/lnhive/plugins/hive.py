@@ -226,6 +226,13 @@ def hive_open_channel(peer_id: str, amount_sats: int) -> dict[str, Any]:
     return _call(lambda: _hive().open_channel(peer_id, amount_sats))
 
 
+@plugin.method("hive-topology")
+def hive_topology() -> dict[str, Any]:
+    """Member links, each external node's members and the fleet's share of its public
+    capacity, and the saturated ones (share >= 20%)."""
+    return _call(lambda: _hive().topology())
+
+
 @plugin.method("hive-pending-actions")
 def hive_pending_actions() -> dict[str, Any]:
     """The governance mode and the queued actions with their status."""
