@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from lnhive.cln.api import NodeApi
 from lnhive.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from lnhive.fleet import bans, evidence, promotion
+from lnhive.fleet import bans, eligibility, evidence, promotion
 from lnhive.fleet.envelope import Envelope, check_signature, is_msg_id, is_node_id, new_envelope
 from lnhive.fleet.refused import Refused
 from lnhive.fleet.roster import APPLIED, MEMBER
 
 if TYPE_CHECKING:
     from lnhive.fleet.hive import Hive
+
+REQUEST = "fleet.promotion_request"
 
 
 class Governance:
@@ -202,6 +204,63 @@ class Governance:
         self.h.broadcast(env)
         self.h.log("info", f"promotion: {target} promoted with {len(valid)} vouches")
         return True
+
+    def request_promotion(self) -> dict[str, Any]:
+        """A neophyte asks the members to evaluate it (auto-vouch)."""
+        with self.h.lock:
+            hive_id = self.h.require_admitted()
+            if self.h.roster.tier(self.h.me) != "neophyte":
+                raise Conflict("this node is already a member")
+            env = new_envelope(self.h.node, self.h.me, REQUEST, {"hive_id": hive_id}, self.h.now())
+            sent = self.h.broadcast(env)
+            return {"request_id": env.msg_id, "sent_to": sent}
+
+    def eligibility(self, target: str, now: float) -> dict[str, Any]:
+        member = self.h.roster.get(target)
+        if member is None:
+            raise NotFound(f"{target} is not in this hive's roster")
+        own = self.h.hivemap.get(target)
+        others: set[str] = set()
+        for row in self.h.hivemap.all():
+            if row.peer_id != target:
+                others.update(row.record.get("topology", []))
+        result = eligibility.evaluate(
+            joined_at=member.joined_at,
+            now=now,
+            uptime=self.h.presence.uptime(target, member.joined_at, now),
+            contribution=self.h.contribution.totals(target),
+            own_peers=set(own.record.get("topology", [])) if own else set(),
+            others_peers=others,
+            criteria=self.h.options.criteria(),
+        )
+        return {"peer_id": target, "tier": member.tier, **result}
+
+    def contribution_report(self, peer_id: object = None) -> dict[str, Any]:
+        with self.h.lock:
+            self.h.require_admitted()
+            now = self.h.now()
+            if peer_id is not None:
+                if not is_node_id(peer_id):
+                    raise InvalidInput("peer_id must be a node id (66 lowercase hex)")
+                return {"peers": [self.eligibility(str(peer_id), now)]}
+            peers = [m.peer_id for m in self.h.roster.members() if m.peer_id != self.h.me]
+            return {"peers": [self.eligibility(p, now) for p in peers]}
+
+    def on_promotion_request(self, peer: str, env: Envelope, now: float) -> None:
+        if set(env.body) != {"hive_id"}:
+            raise Refused("malformed", f"{REQUEST} body must be exactly {{hive_id}}")
+        self.h.same_hive(str(env.body["hive_id"]))
+        target = env.sender
+        if self.h.roster.tier(target) != "neophyte":
+            raise Refused("not_neophyte", f"promotion request from {target}, not a neophyte")
+        if not self.h.options.auto_vouch or self.h.roster.tier(self.h.me) != MEMBER:
+            return
+        verdict = self.eligibility(target, now)
+        failed = [k for k, c in verdict["checks"].items() if not c["ok"]]
+        if failed:
+            self.h.log("info", f"promotion: not vouching for {target}: {', '.join(failed)}")
+            return
+        self.vouch(target)
 
     def on_vouch(self, peer: str, env: Envelope, now: float) -> None:
         vouch = promotion.check_vouch(env)

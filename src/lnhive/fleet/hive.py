@@ -44,6 +44,7 @@ from lnhive.core.errors import Conflict, InvalidInput, LnhiveError, NotFound
 from lnhive.core.store import Store
 from lnhive.fleet import (
     bans,
+    eligibility,
     evidence,
     handshake,
     hivemap,
@@ -62,7 +63,7 @@ from lnhive.fleet.envelope import (
     new_envelope,
     verify_embedded,
 )
-from lnhive.fleet.governance import Governance, verify_nested
+from lnhive.fleet.governance import REQUEST, Governance, verify_nested
 from lnhive.fleet.intent_engine import IntentEngine
 from lnhive.fleet.membership import Membership
 from lnhive.fleet.outbox import ACK_TYPE, Outbox, new_ack, parse_ack
@@ -99,6 +100,7 @@ RELAYABLE_TYPES = frozenset(
         bans.PROPOSAL,
         bans.VOTE,
         bans.BAN,
+        REQUEST,
         promotion.VOUCH,
         promotion.PROMOTION,
     }
@@ -121,6 +123,7 @@ FRESHNESS_S: dict[str, float] = {
     bans.VOTE: 3_600.0,
     bans.BAN: 86_400.0,
     promotion.VOUCH: 3_600.0,
+    REQUEST: 3_600.0,
     promotion.PROMOTION: 86_400.0,
     rostersync.ROSTER: 86_400.0,
     rostersync.STATE_HASH: 3_600.0,
@@ -133,6 +136,7 @@ FRESHNESS_S: dict[str, float] = {
 }
 """How old a message of each type may be; reliable ones may be retried for a day."""
 OFFLINE_RETRY_S = 30.0
+PRESENCE_SWEEP_S = 30.0
 ANTI_ENTROPY_MIN_S = 30.0
 """Periodic state-hash comparisons never come closer than this (developer heartbeats
 may be 1 s)."""
@@ -155,7 +159,20 @@ class HiveOptions:
     auto_promote: bool = True
     governance_mode: str = "advisor"
     failsafe_actions_per_hour: int = 2
+    auto_vouch: bool = True
+    probation_days: float = 90.0
+    min_uptime_pct: float = 95.0
+    min_contribution_ratio: float = 1.0
+    min_unique_peers: int = 1
     developer: bool = False
+
+    def criteria(self) -> eligibility.Criteria:
+        return eligibility.Criteria(
+            probation_days=self.probation_days,
+            min_uptime_pct=self.min_uptime_pct,
+            min_contribution_ratio=self.min_contribution_ratio,
+            min_unique_peers=self.min_unique_peers,
+        )
 
     def validate(self) -> None:
         if self.join_policy not in JOIN_POLICIES:
@@ -183,6 +200,15 @@ class HiveOptions:
             1 <= self.failsafe_actions_per_hour <= 5
         ):
             raise InvalidInput("hive-failsafe-actions-per-hour must be an integer 1..5")
+        low_days = 0.0 if self.developer else 1.0
+        if not low_days <= self.probation_days <= 365:
+            raise InvalidInput(f"hive-probation-days must be within {low_days:g}..365")
+        if not 0 <= self.min_uptime_pct <= 100:
+            raise InvalidInput("hive-min-uptime-pct must be within 0..100")
+        if not 0 <= self.min_contribution_ratio <= 100:
+            raise InvalidInput("hive-min-contribution-ratio must be within 0..100")
+        if type(self.min_unique_peers) is not int or not 0 <= self.min_unique_peers <= 100:
+            raise InvalidInput("hive-min-unique-peers must be an integer 0..100")
         hold_low = 1 if self.developer else 10
         if type(self.intent_hold_s) is not int or not hold_low <= self.intent_hold_s <= 600:
             raise InvalidInput(f"hive-intent-hold-seconds must be an integer {hold_low}..600")
@@ -234,6 +260,7 @@ class Hive:
                 *bans.migrations(),
                 *promotion.migrations(),
                 *pending.migrations(),
+                *eligibility.migrations(),
             ],
         )
         self.roster = Roster(self.store)
@@ -245,6 +272,8 @@ class Hive:
         self.policy = PolicySync(self)
         self.governance = Governance(self)
         self.actions = ActionDesk(self)
+        self.presence = eligibility.Presence(self.store)
+        self.contribution = eligibility.Contribution(self.store)
         self.seen = SeenMessages(self.store)
         self.outbox = Outbox(self.store, self.clock, base_s=self.options.outbox_retry_s)
         self.limiter = RateLimiter()
@@ -255,6 +284,7 @@ class Hive:
         self._queue_lock = threading.Lock()
         self.lock = threading.RLock()
         self._last_sync = self.clock.now()
+        self._last_presence = float("-inf")
         self._sync_turn = -1
 
     def close(self) -> None:
@@ -315,6 +345,12 @@ class Hive:
 
     def force_promote(self, peer_id: object) -> dict[str, Any]:
         return self.governance.force_promote(peer_id)
+
+    def request_promotion(self) -> dict[str, Any]:
+        return self.governance.request_promotion()
+
+    def contribution_report(self, peer_id: object = None) -> dict[str, Any]:
+        return self.governance.contribution_report(peer_id)
 
     def propose_ban(self, peer_id: object, reason: object = "") -> dict[str, Any]:
         return self.governance.propose_ban(peer_id, reason)
@@ -483,6 +519,7 @@ class Hive:
             bans.VOTE: self.governance.on_vote,
             bans.BAN: self._on_nested_evidence,
             promotion.VOUCH: self.governance.on_vouch,
+            REQUEST: self.governance.on_promotion_request,
             promotion.PROMOTION: self._on_nested_evidence,
             rostersync.ROSTER: self.membership.on_roster,
             rostersync.STATE_HASH: self._on_state_hash,
@@ -596,6 +633,9 @@ class Hive:
             if hive_id is not None and self.roster.is_member(self.me):
                 self.state.maybe_gossip(now)
                 self._anti_entropy_round(hive_id, now)
+                if now - self._last_presence >= PRESENCE_SWEEP_S:
+                    self._last_presence = now
+                    self.presence.sync(self.member_ids() - {self.me}, self.connected_members(), now)
                 self.policy.sync(now)
             self.intent_engine.run(now)
             self.actions.run(now)
@@ -617,9 +657,38 @@ class Hive:
 
     # ------------------------------------------------------------------ outbound
 
+    def on_disconnect(self, peer: str) -> None:
+        """A peer disconnected: its presence clock stops."""
+        with self.lock:
+            if self.roster.is_member(peer):
+                self.presence.mark(peer, False, self.now())
+
+    def on_forward(self, payload: dict[str, Any]) -> None:
+        """A settled forward (``forward_event``): count it for the peers on either side
+        that are fleet members (promotion's contribution ratio)."""
+        if payload.get("status") != "settled":
+            return
+        msat = payload.get("out_msat", payload.get("in_msat"))
+        amount = int(str(msat).removesuffix("msat")) if msat is not None else 0
+        with self.lock:
+            members = self.member_ids()
+            by_scid = {
+                str(c.get("short_channel_id")): str(c.get("peer_id"))
+                for c in self.node.listpeerchannels().get("channels", [])
+            }
+            in_peer = by_scid.get(str(payload.get("in_channel")))
+            out_peer = by_scid.get(str(payload.get("out_channel")))
+            self.contribution.record(
+                in_peer if in_peer in members else None,
+                out_peer if out_peer in members else None,
+                amount,
+            )
+
     def on_connect(self, peer: str) -> None:
         """A peer connected: sync membership with members, retry what waits for it."""
         with self.lock:
+            if self.roster.is_member(peer):
+                self.presence.mark(peer, True, self.now())
             hive_id = self.roster.hive_id
             if hive_id is not None and self.roster.is_member(peer) and peer != self.me:
                 self.outbox.wake(peer, self.now())

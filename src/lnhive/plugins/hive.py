@@ -97,6 +97,33 @@ plugin.add_option(
     "Emergency bans failsafe mode runs without approval per hour (1-5)",
     opt_type="int",
 )
+plugin.add_option(
+    PREFIX + "auto-vouch",
+    D.auto_vouch,
+    "Vouch automatically for neophytes that ask and meet every promotion criterion",
+    opt_type="bool",
+)
+plugin.add_option(
+    PREFIX + "probation-days",
+    str(D.probation_days),
+    "Days a neophyte waits before it can be promoted (1-365; 0 in developer mode)",
+)
+plugin.add_option(
+    PREFIX + "min-uptime-pct",
+    str(D.min_uptime_pct),
+    "Least share of the last 30 days a neophyte was connected to us, percent",
+)
+plugin.add_option(
+    PREFIX + "min-contribution-ratio",
+    str(D.min_contribution_ratio),
+    "Least ratio of sats it routed through us to sats we routed to it",
+)
+plugin.add_option(
+    PREFIX + "min-unique-peers",
+    D.min_unique_peers,
+    "Least number of external peers it has that no other member has",
+    opt_type="int",
+)
 plugin.add_notification_topic("hive-message")
 
 hive: Hive | None = None
@@ -151,6 +178,11 @@ def _options(options: dict[str, Any], developer: bool) -> HiveOptions:
             intent_expire_s=int(get("intent-expire-seconds")),
             governance_mode=str(get("governance-mode")),
             failsafe_actions_per_hour=int(get("failsafe-actions-per-hour")),
+            auto_vouch=bool(get("auto-vouch")),
+            probation_days=float(get("probation-days")),
+            min_uptime_pct=float(get("min-uptime-pct")),
+            min_contribution_ratio=float(get("min-contribution-ratio")),
+            min_unique_peers=int(get("min-unique-peers")),
             developer=developer,
         )
     except (TypeError, ValueError) as exc:
@@ -299,6 +331,20 @@ def hive_vouch(peer_id: str) -> dict[str, Any]:
     return _call(lambda: _hive().vouch(peer_id))
 
 
+@plugin.method("hive-request-promotion")
+def hive_request_promotion() -> dict[str, Any]:
+    """Ask the members to promote this neophyte: each vouches (hive-auto-vouch) only
+    when every criterion holds by its own observations (see hive-contribution)."""
+    return _call(lambda: _hive().request_promotion())
+
+
+@plugin.method("hive-contribution")
+def hive_contribution(peer_id: str | None = None) -> dict[str, Any]:
+    """Promotion criteria of PEER_ID (or every other member) as this node observes them:
+    probation, uptime, contribution ratio, unique peers."""
+    return _call(lambda: _hive().contribution_report(peer_id))
+
+
 @plugin.method("hive-force-promote")
 def hive_force_promote(peer_id: str) -> dict[str, Any]:
     """Promote neophyte PEER_ID without vouches: only while the hive has fewer than three
@@ -349,6 +395,27 @@ def on_connect(**kwargs: Any) -> None:
             plugin.log(f"connect handling failed: {exc!r}", level="warn")
         if worker is not None:
             worker.wake()
+
+
+@plugin.subscribe("disconnect")
+def on_disconnect(**kwargs: Any) -> None:
+    payload = kwargs.get("disconnect", kwargs)
+    peer = payload.get("id") if isinstance(payload, dict) else None
+    if hive is not None and isinstance(peer, str):
+        try:
+            hive.on_disconnect(peer)
+        except Exception as exc:
+            plugin.log(f"disconnect handling failed: {exc!r}", level="warn")
+
+
+@plugin.subscribe("forward_event")
+def on_forward_event(**kwargs: Any) -> None:
+    payload = kwargs.get("forward_event", kwargs)
+    if hive is not None and isinstance(payload, dict):
+        try:
+            hive.on_forward(payload)
+        except Exception as exc:  # a bad notification must never stop the plugin
+            plugin.log(f"forward_event not counted: {exc!r}", level="warn")
 
 
 @plugin.subscribe("shutdown")
