@@ -1,0 +1,451 @@
+"""The cl-hive-archon service: provisioning, bindings, credentials and signing (slice 1).
+
+Everything runs offline. The DID is the did:key of the Ed25519 key derived with
+``makesecret`` (decisions 2 and 6), so provisioning again — or on a node restored from
+the same ``hsm_secret`` — yields the same DID. Failures raise :mod:`lnhive.core.errors`
+classes (the plugin maps them into 22000-22999); nothing is written unless every
+signature was made first.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from lnhive.cln.api import NodeApi
+from lnhive.core import bip340
+from lnhive.core.clock import Clock
+from lnhive.core.derive import NOSTR_LABEL
+from lnhive.core.errors import (
+    Conflict,
+    CredentialInvalid,
+    Internal,
+    InvalidInput,
+    LnhiveError,
+    NodeRpcError,
+    NotFound,
+    Unsupported,
+)
+from lnhive.core.store import Store
+from lnhive.identity import didkey
+from lnhive.identity.bindings import (
+    CLN,
+    NOSTR,
+    BindingFailure,
+    binding_id,
+    make_cln_binding,
+    make_nostr_binding,
+    verify_binding,
+)
+from lnhive.identity.credentials import (
+    CredentialFailure,
+    issue_credential,
+    parse_object,
+    subject_uri,
+    verify_credential,
+)
+from lnhive.identity.eddsa_jcs import MALFORMED, UNKNOWN_CRYPTOSUITE, UNSUPPORTED
+from lnhive.identity.keys import DidSigner, verify_message
+from lnhive.identity.store import open_archon_store
+
+SOURCE = "makesecret"
+MAX_LABEL = 120
+MAX_LIST = 500
+DEFAULT_GATEWAY = "https://archon.technology"
+DEFAULT_MIN_BOND = 50_000
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ArchonOptions:
+    """Plugin options (spec §1.10). The gateway is not used yet: the plugin stays offline."""
+
+    network_enabled: bool = False
+    gateway: str = DEFAULT_GATEWAY
+    gateway_auth_token: str = ""
+    governance_min_bond: int = DEFAULT_MIN_BOND
+
+    def __repr__(self) -> str:  # never print the token
+        return (
+            f"ArchonOptions(network_enabled={self.network_enabled}, gateway={self.gateway!r}, "
+            f"governance_min_bond={self.governance_min_bond})"
+        )
+
+    def normalised(self) -> tuple[ArchonOptions, list[str]]:
+        """Lenient options as spec §1.10 says: a bad value falls back, with a warning."""
+        warnings: list[str] = []
+        out = self
+        if gateway_problem(self.gateway):
+            warnings.append(f"hive-archon-gateway: {gateway_problem(self.gateway)}; network off")
+            out = replace(out, network_enabled=False)
+        if self.governance_min_bond < 1:
+            warnings.append("hive-archon-governance-min-bond must be at least 1; using 50000")
+            out = replace(out, governance_min_bond=DEFAULT_MIN_BOND)
+        if out.network_enabled:
+            warnings.append("the Archon gateway is not used by this version; staying offline")
+            out = replace(out, network_enabled=False)
+        return out, warnings
+
+
+def gateway_problem(url: str) -> str | None:
+    """Why ``url`` is not an acceptable gateway (https, or http on a loopback name), or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "not a URL"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host in _LOCAL_HOSTS:
+        return None
+    return "must be https://, or http:// on localhost"
+
+
+def failure(kind: str, reason: str) -> LnhiveError:
+    """The RPC error of a failed verification: ``<kind>: <reason>`` in the matching class."""
+    text = f"{kind}: {reason}"
+    if kind == MALFORMED:
+        return InvalidInput(text)
+    if kind in (UNKNOWN_CRYPTOSUITE, UNSUPPORTED):
+        return Unsupported(text)
+    return CredentialInvalid(text)
+
+
+class Archon:
+    """The node's identity service over a NodeApi, a store and a clock."""
+
+    def __init__(
+        self,
+        node: NodeApi,
+        db_path: str,
+        clock: Clock,
+        options: ArchonOptions | None = None,
+    ) -> None:
+        self.node = node
+        self.clock = clock
+        self.options = options or ArchonOptions()
+        self.lock = threading.RLock()
+        try:
+            self.node_id = str(node.getinfo()["id"])
+            nostr_hex = str(node.makesecret(string=NOSTR_LABEL)["secret"])
+        except Exception as exc:
+            raise NodeRpcError(f"cannot read the node's identity: {type(exc).__name__}") from exc
+        self.signer = DidSigner.from_node(node)
+        self._nostr_secret = bytes.fromhex(nostr_hex)
+        self.nostr_pubkey = bip340.xonly_pubkey(self._nostr_secret).hex()
+        self.store: Store = open_archon_store(db_path)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _now(self) -> int:
+        return int(self.clock.now())
+
+    # -- identity ---------------------------------------------------------------------
+
+    def _identity(self) -> sqlite3.Row | None:
+        return self.store.query_one("SELECT * FROM archon_identity WHERE singleton_id = 1")
+
+    def _require_identity(self) -> sqlite3.Row:
+        row = self._identity()
+        if row is None:
+            raise NotFound("identity not provisioned; run hive-archon-provision")
+        if row["did"] != self.signer.did:
+            raise Conflict(
+                "the stored DID is not the one this node derives; run hive-archon-provision "
+                "force=true"
+            )
+        return row
+
+    def _bindings(self) -> dict[str, dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT binding_type, binding_json FROM archon_bindings WHERE did = ?",
+            (self.signer.did,),
+        )
+        return {str(r["binding_type"]): json.loads(r["binding_json"]) for r in rows}
+
+    def provision(self, force: object = False, label: object = "") -> dict[str, Any]:
+        """Store the derived DID and bind it to the node key and the Nostr key (idempotent)."""
+        if not isinstance(force, bool):
+            raise InvalidInput("force must be true or false")
+        if not isinstance(label, str) or len(label.strip()) > MAX_LABEL:
+            raise InvalidInput(f"label must be a string of at most {MAX_LABEL} characters")
+        label = label.strip()
+        with self.lock:
+            row = self._identity()
+            if row is not None and row["did"] != self.signer.did and not force:
+                raise Conflict(
+                    f"this database holds {row['did'][:32]}…, not the DID this node derives "
+                    f"({self.signer.did[:32]}…); force=true replaces it"
+                )
+            existing = self._bindings()
+            if row is not None and not force and set(existing) == {CLN, NOSTR}:
+                return self._provision_result(row, existing, already=True)
+            now = self._now()
+            docs = {
+                CLN: make_cln_binding(self.signer, self.node_id, self._signmessage, now),
+                NOSTR: make_nostr_binding(self.signer, self._nostr_secret, now),
+            }
+            for doc in docs.values():  # fail closed: never store what does not verify
+                try:
+                    verify_binding(doc)
+                except BindingFailure as exc:
+                    raise Internal(f"a new binding does not verify: {exc.reason}") from None
+            same = row is not None and row["did"] == self.signer.did
+            label = label or (str(row["label"]) if same and row is not None else "")
+            with self.store.transaction() as conn:
+                if not same:
+                    conn.execute("DELETE FROM archon_bindings")
+                created = row["created_at"] if same and row is not None else now
+                conn.execute(
+                    "INSERT INTO archon_identity (singleton_id, did, label, source, created_at, "
+                    "updated_at) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (singleton_id) DO UPDATE "
+                    "SET did = excluded.did, label = excluded.label, source = excluded.source, "
+                    "created_at = excluded.created_at, updated_at = excluded.updated_at",
+                    (self.signer.did, label, SOURCE, created, now),
+                )
+                for kind, doc in docs.items():
+                    conn.execute(
+                        "INSERT INTO archon_bindings (binding_id, did, binding_type, subject, "
+                        "binding_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (binding_type, subject) DO UPDATE SET "
+                        "binding_id = excluded.binding_id, did = excluded.did, "
+                        "binding_json = excluded.binding_json, updated_at = excluded.updated_at",
+                        (
+                            binding_id(self.signer.did, kind, doc["subject"]),
+                            self.signer.did,
+                            kind,
+                            doc["subject"],
+                            json.dumps(doc, sort_keys=True),
+                            now,
+                            now,
+                        ),
+                    )
+            row = self._identity()
+            assert row is not None
+            return self._provision_result(row, docs, already=False)
+
+    def _signmessage(self, text: str) -> str:
+        try:
+            return str(self.node.signmessage(message=text)["zbase"])
+        except Exception as exc:
+            raise NodeRpcError(f"signmessage failed: {type(exc).__name__}") from exc
+
+    def _provision_result(
+        self, row: sqlite3.Row, docs: dict[str, dict[str, Any]], *, already: bool
+    ) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "did": row["did"],
+            "source": row["source"],
+            "label": row["label"],
+            "already_provisioned": already,
+            "bindings": {
+                kind: binding_id(row["did"], kind, doc["subject"]) for kind, doc in docs.items()
+            },
+        }
+
+    def status(self) -> dict[str, Any]:
+        """The DID, its bindings (re-verified), credential counts and options."""
+        with self.lock:
+            row = self._identity()
+            bindings: dict[str, Any] = {}
+            for kind, doc in self._bindings().items():
+                try:
+                    verify_binding(doc)
+                    verified = True
+                except BindingFailure:
+                    verified = False
+                bindings[kind] = {
+                    "binding_id": binding_id(doc["did"], kind, doc["subject"]),
+                    "subject": doc["subject"],
+                    "created_at": doc["created_at"],
+                    "verified": verified,
+                }
+            now = self._now()
+            counts = self.store.query_one(
+                "SELECT COUNT(*) AS total, SUM(valid_until IS NULL OR valid_until >= ?) AS live "
+                "FROM archon_credentials",
+                (now,),
+            )
+        identity = None
+        if row is not None:
+            identity = {
+                "did": row["did"],
+                "verification_method": self.signer.verification_method,
+                "source": row["source"],
+                "label": row["label"],
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+                "matches_node": row["did"] == self.signer.did,
+            }
+        return {
+            "ok": True,
+            "provisioned": row is not None and row["did"] == self.signer.did,
+            "identity": identity,
+            "node_id": self.node_id,
+            "nostr_pubkey": self.nostr_pubkey,
+            "bindings": bindings,
+            "credentials": {
+                "issued": int(counts["total"] or 0) if counts else 0,
+                "live": int(counts["live"] or 0) if counts else 0,
+            },
+            "network_enabled": self.options.network_enabled,
+            "gateway_url": self.options.gateway,
+            "min_governance_bond_sats": self.options.governance_min_bond,
+        }
+
+    def resolve(self, did: object) -> dict[str, Any]:
+        """The DID document of a did:key (offline)."""
+        return {
+            "ok": True,
+            "did_document": didkey.resolve(str(did) if isinstance(did, str) else ""),
+        }
+
+    # -- credentials ------------------------------------------------------------------
+
+    def issue(
+        self,
+        subject: object,
+        claims: object,
+        types: object = None,
+        valid_days: object = 365,
+    ) -> dict[str, Any]:
+        """Issue, store and return a VC 2.0 credential signed by the node's DID."""
+        with self.lock:
+            self._require_identity()
+            now = self._now()
+            vc = issue_credential(
+                self.signer, subject, claims, now=now, types=types, valid_days=valid_days
+            )
+            verify_credential(vc, now=now)  # fail closed
+            until = now + valid_days * 86400 if isinstance(valid_days, int) and valid_days else None
+            self.store.execute(
+                "INSERT INTO archon_credentials (credential_id, issuer, subject, types_json, "
+                "vc_json, issued_at, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    vc["id"],
+                    vc["issuer"],
+                    vc["credentialSubject"]["id"],
+                    json.dumps(vc["type"]),
+                    json.dumps(vc, sort_keys=True),
+                    now,
+                    until,
+                ),
+            )
+        return {"ok": True, "credential_id": vc["id"], "credential": vc}
+
+    def list_credentials(self, subject: object = "", limit: object = 50) -> dict[str, Any]:
+        """Issued credentials, newest first (SUBJECT's only when given)."""
+        if type(limit) is not int or limit < 1:
+            raise InvalidInput("limit must be a positive integer")
+        limit = min(limit, MAX_LIST)
+        if not isinstance(subject, str):
+            raise InvalidInput("subject must be a string")
+        sql = "SELECT * FROM archon_credentials"
+        params: list[Any] = []
+        if subject:
+            sql += " WHERE subject = ?"
+            params.append(subject_uri(subject))
+        sql += " ORDER BY issued_at DESC, credential_id LIMIT ?"
+        params.append(limit)
+        now = self._now()
+        rows = self.store.query(sql, params)
+        items = [
+            {
+                "credential_id": r["credential_id"],
+                "subject": r["subject"],
+                "types": json.loads(r["types_json"]),
+                "issued_at": r["issued_at"],
+                "valid_until": r["valid_until"],
+                "status": "expired"
+                if r["valid_until"] is not None and r["valid_until"] < now
+                else "valid",
+            }
+            for r in rows
+        ]
+        return {"ok": True, "count": len(items), "credentials": items}
+
+    def export(self, credential_id: object) -> dict[str, Any]:
+        """A stored credential with what a verifier needs offline: DID document and bindings."""
+        if not isinstance(credential_id, str) or not credential_id:
+            raise InvalidInput("credential_id must be a non-empty string")
+        row = self.store.query_one(
+            "SELECT vc_json FROM archon_credentials WHERE credential_id = ?", (credential_id,)
+        )
+        if row is None:
+            raise NotFound(f"no credential {credential_id[:64]}")
+        vc = json.loads(row["vc_json"])
+        rows = self.store.query(
+            "SELECT binding_json FROM archon_bindings WHERE did = ? ORDER BY binding_type",
+            (vc["issuer"],),
+        )
+        bindings = [json.loads(r["binding_json"]) for r in rows]
+        return {
+            "ok": True,
+            "credential": vc,
+            "did_document": didkey.resolve(vc["issuer"]),
+            "bindings": bindings,
+        }
+
+    def verify(self, vc_json: object) -> dict[str, Any]:
+        """Verify any VC 2.0 credential offline; failures are errors naming the reason."""
+        try:
+            vc = parse_object(vc_json, "vc_json")
+            result = verify_credential(vc, now=self.clock.now())
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MALFORMED}: {exc.message}") from None
+        except CredentialFailure as exc:
+            raise failure(exc.kind, exc.reason) from None
+        return {
+            "ok": True,
+            "verified": True,
+            "issuer": result.issuer,
+            "subject": result.subject,
+            "cryptosuite": result.cryptosuite,
+            "verification_method": result.verification_method,
+            "valid_from": result.valid_from,
+            "valid_until": result.valid_until,
+            "issuer_is_us": result.issuer == self.signer.did,
+        }
+
+    # -- bindings and messages --------------------------------------------------------
+
+    def verify_binding(self, binding_json: object) -> dict[str, Any]:
+        """Verify a binding document offline."""
+        try:
+            b = verify_binding(binding_json)
+        except BindingFailure as exc:
+            raise failure(exc.kind, exc.reason) from None
+        return {
+            "ok": True,
+            "verified": True,
+            "binding_id": b.binding_id,
+            "binding_type": b.binding_type,
+            "did": b.did,
+            "subject": b.subject,
+            "key": b.key,
+            "created_at": b.created_at,
+        }
+
+    def sign_message(self, message: object) -> dict[str, Any]:
+        """Sign caller text with the DID key only (§8.10); ``lnhive:`` text is refused."""
+        self._require_identity()
+        signature = self.signer.sign_message(message)
+        return {
+            "ok": True,
+            "signature": signature,
+            "did": self.signer.did,
+            "verification_method": self.signer.verification_method,
+        }
+
+    def verify_message(self, message: object, signature: object, did: object) -> dict[str, Any]:
+        """Check a ``hive-archon-sign-message`` signature offline."""
+        problem = verify_message(message, signature, did)
+        if problem is not None:
+            raise CredentialInvalid(f"bad_proof: {problem}")
+        return {"ok": True, "verified": True, "did": did}
