@@ -282,3 +282,23 @@ def test_topology_readout_reports_links_and_shares(fleet: Fleet) -> None:
     assert entry["fleet_share"] == 0.2
     assert x in out["saturated"]
     assert out["links"][fleet.id("a")] == sorted(fleet.id(n) for n in ("b", "c", "d"))
+
+
+def test_config_health_and_gossip_stats(fleet: Fleet) -> None:
+    _form_all(fleet)
+    a = fleet.hives["a"]
+    assert a.config()["options"]["heartbeat_s"] == 300.0
+    assert a.health()["status"] == "ok"  # settle ran the periodic work just now
+    fleet.advance(61)
+    assert a.health()["status"] == "stalled"
+    a.tick()
+    assert a.health()["status"] == "ok"
+    fleet.advance(11)
+    for name in NAMES:
+        fleet.hives[name].gossip_now()
+    fleet.settle()
+    stats = a.gossip_stats()
+    assert stats["records"] == 4 and stats["stale"] == 0
+    assert stats["own_version"] == _versions(a)[fleet.id("a")]
+    fleet.advance(3_601)
+    assert a.gossip_stats()["stale"] == 4

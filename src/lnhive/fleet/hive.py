@@ -34,7 +34,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,8 @@ FRESHNESS_S: dict[str, float] = {
 """How old a message of each type may be; reliable ones may be retried for a day."""
 OFFLINE_RETRY_S = 30.0
 PRESENCE_SWEEP_S = 30.0
+STALLED_AFTER_S = 60.0
+"""``hive-health`` reports ``stalled`` when the periodic work has not run for this long."""
 ANTI_ENTROPY_MIN_S = 30.0
 """Periodic state-hash comparisons never come closer than this (developer heartbeats
 may be 1 s)."""
@@ -285,6 +287,7 @@ class Hive:
         self.lock = threading.RLock()
         self._last_sync = self.clock.now()
         self._last_presence = float("-inf")
+        self.last_tick: float | None = None
         self._sync_turn = -1
 
     def close(self) -> None:
@@ -405,6 +408,42 @@ class Hive:
                 entry["state"] = self.state.summary(m.peer_id, now)
                 out.append(entry)
             return {"count": len(rows), "members": out}
+
+    def config(self) -> dict[str, Any]:
+        """``hive-config``: the options in effect and where the database is."""
+        return {"db_path": self.store.path, "options": asdict(self.options)}
+
+    def health(self) -> dict[str, Any]:
+        """``hive-health``: whether the periodic work runs and what waits."""
+        now = self.now()
+        age = None if self.last_tick is None else round(now - self.last_tick, 3)
+        stalled = age is None or age > STALLED_AFTER_S
+        with self._queue_lock:
+            queued = len(self._queue)
+        return {
+            "status": "stalled" if stalled else "ok",
+            "last_tick_age_s": age,
+            "queued_frames": queued,
+            "outbox": {
+                "pending": self.outbox.pending_count(),
+                "given_up": len(self.outbox.given_up()),
+            },
+            "pending_evidence": len(self.roster.evidence_list(PENDING)),
+        }
+
+    def gossip_stats(self) -> dict[str, Any]:
+        """``hive-gossip-stats``: the records held and the gossip traffic counted."""
+        now = self.now()
+        rows = self.hivemap.all()
+        return {
+            "records": len(rows),
+            "stale": sum(1 for r in rows if r.stale(now)),
+            "own_version": next((r.version for r in rows if r.peer_id == self.me), None),
+            "fleet_hash": self.state.fleet_hash(),
+            "applied": self.stats["gossip.applied"],
+            "not_newer": self.stats["gossip.not_newer"],
+            "relayed": self.stats["relayed"],
+        }
 
     def proto_stats(self) -> dict[str, Any]:
         with self._queue_lock:
@@ -629,6 +668,7 @@ class Hive:
         """Periodic work: gossip when due, commit or expire intents."""
         with self.lock:
             now = self.now()
+            self.last_tick = now
             hive_id = self.roster.hive_id
             if hive_id is not None and self.roster.is_member(self.me):
                 self.state.maybe_gossip(now)

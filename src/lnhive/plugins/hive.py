@@ -104,6 +104,12 @@ plugin.add_option(
     opt_type="bool",
 )
 plugin.add_option(
+    PREFIX + "auto-promote",
+    D.auto_promote,
+    "Sign the promotion as soon as vouches reach the quorum",
+    opt_type="bool",
+)
+plugin.add_option(
     PREFIX + "probation-days",
     str(D.probation_days),
     "Days a neophyte waits before it can be promoted (1-365; 0 in developer mode)",
@@ -179,6 +185,7 @@ def _options(options: dict[str, Any], developer: bool) -> HiveOptions:
             governance_mode=str(get("governance-mode")),
             failsafe_actions_per_hour=int(get("failsafe-actions-per-hour")),
             auto_vouch=bool(get("auto-vouch")),
+            auto_promote=bool(get("auto-promote")),
             probation_days=float(get("probation-days")),
             min_uptime_pct=float(get("min-uptime-pct")),
             min_contribution_ratio=float(get("min-contribution-ratio")),
@@ -369,6 +376,30 @@ def hive_vote_ban(proposal_id: str, vote: str) -> dict[str, Any]:
 def hive_pending_bans() -> dict[str, Any]:
     """Ban proposals with their tallies, and the nodes banned so far."""
     return _call(lambda: _hive().pending_bans())
+
+
+@plugin.method("hive-config")
+def hive_config() -> dict[str, Any]:
+    """The options in effect and the database path."""
+    return _call(lambda: _hive().config())
+
+
+@plugin.method("hive-health")
+def hive_health() -> dict[str, Any]:
+    """Whether cl-hive's periodic work runs (status ok or stalled) and what waits."""
+    return _call(lambda: _hive().health())
+
+
+@plugin.method("hive-gossip-stats")
+def hive_gossip_stats() -> dict[str, Any]:
+    """Records held (and how many are stale), our version, gossip traffic counters."""
+    return _call(lambda: _hive().gossip_stats())
+
+
+@plugin.method("hive-bump-version")
+def hive_bump_version() -> dict[str, Any]:
+    """Publish our record with a new version now (e.g. after restoring a database)."""
+    return _call(lambda: _hive().gossip_now("bump"))
 
 
 @plugin.method("hive-proto-stats")
