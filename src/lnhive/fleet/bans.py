@@ -32,7 +32,7 @@ from typing import Any
 from lnhive.core.errors import InvalidInput
 from lnhive.core.store import Store
 from lnhive.fleet.envelope import Envelope, MalformedEnvelope, is_msg_id, is_node_id, parse_envelope
-from lnhive.fleet.roster import check_hive_id
+from lnhive.fleet.roster import body_hive_id
 
 PROPOSAL, VOTE, BAN = "fleet.ban_proposal", "fleet.ban_vote", "fleet.ban"
 PROPOSAL_TTL_S = 7 * 86_400
@@ -87,13 +87,6 @@ def _closed(body: Mapping[str, Any], keys: set[str], what: str) -> None:
         raise MalformedEnvelope(f"{what} body must be exactly {sorted(keys)}")
 
 
-def _hive(body: Mapping[str, Any], what: str) -> str:
-    try:
-        return check_hive_id(body.get("hive_id"))
-    except InvalidInput as exc:
-        raise MalformedEnvelope(f"{what}: {exc.message}") from None
-
-
 def check_reason(reason: object) -> str:
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise InvalidInput(f"reason must be a string of at most {MAX_REASON} characters")
@@ -131,7 +124,7 @@ def check_proposal(env: Envelope) -> Proposal:
         raise MalformedEnvelope(f"expected a {PROPOSAL}, got {env.type}")
     body = env.body
     _closed(body, {"hive_id", "target", "reason", "expires_at"}, PROPOSAL)
-    hive_id = _hive(body, PROPOSAL)
+    hive_id = body_hive_id(body, PROPOSAL)
     target = body["target"]
     if not is_node_id(target) or target == env.sender:
         raise MalformedEnvelope(f"{PROPOSAL}: target must be another node's id")
@@ -167,7 +160,7 @@ def check_vote(env: Envelope) -> Vote:
         raise MalformedEnvelope(f"expected a {VOTE}, got {env.type}")
     body = env.body
     _closed(body, {"hive_id", "proposal", "target", "vote"}, VOTE)
-    hive_id = _hive(body, VOTE)
+    hive_id = body_hive_id(body, VOTE)
     if not is_msg_id(body["proposal"]):
         raise MalformedEnvelope(f"{VOTE}: proposal must be the proposal's msg_id")
     if not is_node_id(body["target"]):
@@ -209,7 +202,7 @@ def check_ban(env: Envelope) -> Ban:
         raise MalformedEnvelope(f"expected a {BAN}, got {env.type}")
     body = env.body
     _closed(body, {"hive_id", "target", "proposal", "votes"}, BAN)
-    hive_id = _hive(body, BAN)
+    hive_id = body_hive_id(body, BAN)
     proposal = check_proposal(parse_envelope(body["proposal"]))
     if proposal.hive_id != hive_id or proposal.target != body["target"]:
         raise MalformedEnvelope(f"{BAN}: the proposal is for another hive or target")

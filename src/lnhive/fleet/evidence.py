@@ -32,14 +32,21 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lnhive.core.errors import InvalidInput
 from lnhive.fleet import bans, promotion
 from lnhive.fleet.envelope import Envelope, MalformedEnvelope, is_msg_id, is_node_id
-from lnhive.fleet.roster import APPLIED, MEMBER, NEOPHYTE, PENDING, REJECTED, Roster, check_hive_id
+from lnhive.fleet.roster import (
+    APPLIED,
+    MEMBER,
+    NEOPHYTE,
+    PENDING,
+    REJECTED,
+    Roster,
+    body_hive_id,
+    check_hive_id,
+)
 
 GENESIS = "fleet.genesis"
 WELCOME = "fleet.welcome"
@@ -76,18 +83,11 @@ def welcome_body(
     }
 
 
-def _hive(body: Mapping[str, Any], what: str) -> str:
-    try:
-        return check_hive_id(body.get("hive_id"))
-    except InvalidInput as exc:
-        raise MalformedEnvelope(f"{what}: {exc.message}") from None
-
-
 def check_genesis(env: Envelope) -> str:
     """The hive id of a structurally valid genesis."""
     if set(env.body) != {"hive_id"}:
         raise MalformedEnvelope(f"{GENESIS} body must be exactly {{hive_id}}")
-    return _hive(env.body, GENESIS)
+    return body_hive_id(env.body, GENESIS)
 
 
 def check_welcome(env: Envelope) -> tuple[str, str]:
@@ -96,7 +96,7 @@ def check_welcome(env: Envelope) -> tuple[str, str]:
     fields = {"hive_id", "joiner", "tier", "attest", "member_count", "membership_hash"}
     if set(body) != fields:
         raise MalformedEnvelope(f"{WELCOME} body must have exactly {', '.join(sorted(fields))}")
-    hive_id = _hive(body, WELCOME)
+    hive_id = body_hive_id(body, WELCOME)
     joiner = body["joiner"]
     if not is_node_id(joiner):
         raise MalformedEnvelope(f"{WELCOME}: joiner must be a node id")
@@ -126,7 +126,7 @@ def check_left(env: Envelope) -> str:
     reason = env.body["reason"]
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise MalformedEnvelope(f"{MEMBER_LEFT}: reason must be at most {MAX_REASON} characters")
-    return _hive(env.body, MEMBER_LEFT)
+    return body_hive_id(env.body, MEMBER_LEFT)
 
 
 def subject_of(env: Envelope) -> str:

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lnhive.cln.api import NodeApi
-from lnhive.core.errors import InvalidInput, RateLimited
+from lnhive.core.errors import RateLimited
 from lnhive.fleet.envelope import MalformedEnvelope
-from lnhive.fleet.roster import check_hive_id
+from lnhive.fleet.roster import body_hive_id
 
 HELLO, CHALLENGE, ATTEST, WELCOME = (
     "fleet.hello",
@@ -216,10 +216,7 @@ def check_hello(body: Mapping[str, Any]) -> list[int]:
 def check_challenge(body: Mapping[str, Any]) -> tuple[str, str]:
     """``(hive_id, nonce)`` of a CHALLENGE body."""
     _closed(body, {"hive_id", "nonce"}, set(), CHALLENGE)
-    try:
-        hive_id = check_hive_id(body["hive_id"])
-    except InvalidInput as exc:
-        raise MalformedEnvelope(f"{CHALLENGE}: {exc.message}") from None
+    hive_id = body_hive_id(body, CHALLENGE)
     return hive_id, check_nonce(body["nonce"])
 
 
@@ -235,10 +232,7 @@ def attest_body(hive_id: str, nonce: str, features: list[str]) -> dict[str, Any]
 def check_attest(body: Mapping[str, Any]) -> tuple[str, str, list[str]]:
     """``(hive_id, nonce, features)`` of an ATTEST body."""
     _closed(body, {"hive_id", "nonce", "features", "versions"}, set(), ATTEST)
-    try:
-        hive_id = check_hive_id(body["hive_id"])
-    except InvalidInput as exc:
-        raise MalformedEnvelope(f"{ATTEST}: {exc.message}") from None
+    hive_id = body_hive_id(body, ATTEST)
     check_versions(body["versions"])
     return hive_id, check_nonce(body["nonce"]), check_features(body["features"])
 

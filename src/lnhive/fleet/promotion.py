@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lnhive.core.errors import InvalidInput
 from lnhive.core.store import Store
 from lnhive.fleet.envelope import Envelope, MalformedEnvelope, is_node_id, parse_envelope
-from lnhive.fleet.roster import check_hive_id
+from lnhive.fleet.roster import body_hive_id
 
 VOUCH, PROMOTION = "fleet.vouch", "fleet.promotion"
 VOUCH_TTL_S = 7 * 86_400
@@ -61,13 +60,6 @@ def quorum(members: int) -> int:
     return max(2, math.ceil(0.51 * members))
 
 
-def _hive(body: Mapping[str, Any], what: str) -> str:
-    try:
-        return check_hive_id(body.get("hive_id"))
-    except InvalidInput as exc:
-        raise MalformedEnvelope(f"{what}: {exc.message}") from None
-
-
 @dataclass(frozen=True)
 class Vouch:
     envelope: Envelope
@@ -88,7 +80,7 @@ def check_vouch(env: Envelope) -> Vouch:
         raise MalformedEnvelope(f"expected a {VOUCH}, got {env.type}")
     if set(env.body) != {"hive_id", "target"}:
         raise MalformedEnvelope(f"{VOUCH} body must be exactly {{hive_id, target}}")
-    hive_id = _hive(env.body, VOUCH)
+    hive_id = body_hive_id(env.body, VOUCH)
     target = env.body["target"]
     if not is_node_id(target) or target == env.sender:
         raise MalformedEnvelope(f"{VOUCH}: target must be another node's id (no self-vouch)")
@@ -124,7 +116,7 @@ def check_promotion(env: Envelope) -> Promotion:
     body = env.body
     if set(body) != {"hive_id", "target", "vouches"}:
         raise MalformedEnvelope(f"{PROMOTION} body must be exactly {{hive_id, target, vouches}}")
-    hive_id = _hive(body, PROMOTION)
+    hive_id = body_hive_id(body, PROMOTION)
     target = body["target"]
     if not is_node_id(target) or target == env.sender:
         raise MalformedEnvelope(f"{PROMOTION}: target must be another node's id")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from lnhive.core.canonical import canonical_json
 from lnhive.core.errors import InvalidInput
 from lnhive.core.hashing import sha256_hex
 from lnhive.core.store import Store
-from lnhive.fleet.envelope import Envelope, parse_envelope
+from lnhive.fleet.envelope import Envelope, MalformedEnvelope, parse_envelope
 
 MEMBER, NEOPHYTE = "member", "neophyte"
 TIERS: tuple[str, ...] = (MEMBER, NEOPHYTE)
@@ -76,6 +76,14 @@ def check_hive_id(value: object) -> str:
     if not isinstance(value, str) or HIVE_ID_RE.fullmatch(value) is None:
         raise InvalidInput("hive_id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
     return value
+
+
+def body_hive_id(body: Mapping[str, Any], what: str) -> str:
+    """The ``hive_id`` of a message body, or :class:`MalformedEnvelope` naming ``what``."""
+    try:
+        return check_hive_id(body.get("hive_id"))
+    except InvalidInput as exc:
+        raise MalformedEnvelope(f"{what}: {exc.message}") from None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 from lnhive.core.canonical import canonical_json
 from lnhive.core.errors import InvalidInput
 from lnhive.fleet.envelope import Envelope, MalformedEnvelope, is_node_id
-from lnhive.fleet.roster import check_hive_id
+from lnhive.fleet.roster import body_hive_id
 
 STATE_HASH = "fleet.state_hash"
 STATE_VERSIONS = "fleet.state_versions"
@@ -55,20 +55,13 @@ def state_hash_body(
     }
 
 
-def _hive(body: Mapping[str, Any], what: str) -> str:
-    try:
-        return check_hive_id(body["hive_id"])
-    except InvalidInput as exc:
-        raise MalformedEnvelope(f"{what}: {exc.message}") from None
-
-
 def check_state_hash(body: Mapping[str, Any]) -> tuple[str, str, str]:
     """``(hive_id, membership_hash, fleet_hash)`` of a state hash body."""
     if set(body) != {"hive_id", "membership_hash", "fleet_hash", "member_count"}:
         raise MalformedEnvelope(
             f"{STATE_HASH} body must be hive_id, membership_hash, fleet_hash, member_count"
         )
-    hive_id = _hive(body, STATE_HASH)
+    hive_id = body_hive_id(body, STATE_HASH)
     for key in ("membership_hash", "fleet_hash"):
         value = body[key]
         if not isinstance(value, str) or _HASH_RE.fullmatch(value) is None:
@@ -86,7 +79,7 @@ def state_versions_body(hive_id: str, versions: Mapping[str, int], reply: bool) 
 def check_state_versions(body: Mapping[str, Any]) -> tuple[str, dict[str, int], bool]:
     if set(body) != {"hive_id", "versions", "reply"}:
         raise MalformedEnvelope(f"{STATE_VERSIONS} body must be hive_id, versions, reply")
-    hive_id = _hive(body, STATE_VERSIONS)
+    hive_id = body_hive_id(body, STATE_VERSIONS)
     versions = body["versions"]
     if not isinstance(versions, dict) or len(versions) > MAX_VERSIONS:
         raise MalformedEnvelope(f"{STATE_VERSIONS}: versions must map at most {MAX_VERSIONS} ids")
@@ -124,7 +117,7 @@ def check_roster(body: Mapping[str, Any]) -> tuple[str, list[Any]]:
     """``(hive_id, evidence objects)`` of a roster body (each envelope parsed later)."""
     if set(body) != {"hive_id", "part", "parts", "evidence"}:
         raise MalformedEnvelope(f"{ROSTER} body must be hive_id, part, parts, evidence")
-    hive_id = _hive(body, ROSTER)
+    hive_id = body_hive_id(body, ROSTER)
     part, parts = body["part"], body["parts"]
     if type(part) is not int or type(parts) is not int or not 1 <= part <= parts <= 1000:
         raise MalformedEnvelope(f"{ROSTER}: need integers 1 <= part <= parts <= 1000")
