@@ -19,13 +19,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pyln.client import Plugin, RpcException
+from pyln.client import Plugin
 
 from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.clock import WallClock
 from lnhive.core.errors import ARCHON_BASE, Internal, LnhiveError
 from lnhive.identity.archon import Archon, ArchonOptions
 from lnhive.identity.store import DB_NAME
+from lnhive.plugins.shell import rpc_call
 
 PREFIX = "hive-archon-"
 _T = TypeVar("_T")
@@ -57,14 +58,7 @@ archon: Archon | None = None
 
 def _call(fn: Callable[[], _T]) -> _T:
     """Run a service call; its errors become JSON-RPC errors in our code range."""
-    try:
-        return fn()
-    except LnhiveError as err:
-        raise RpcException(err.rpc_message(), err.rpc_code(ARCHON_BASE)) from err
-    except Exception as exc:
-        plugin.log(f"internal error: {exc!r}", level="warn")
-        internal = Internal(f"{type(exc).__name__}: {exc}")
-        raise RpcException(internal.rpc_message(), internal.rpc_code(ARCHON_BASE)) from exc
+    return rpc_call(plugin, ARCHON_BASE, fn)
 
 
 def _archon() -> Archon:

@@ -18,12 +18,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pyln.client import Plugin, RpcException
+from pyln.client import Plugin
 
 from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.errors import HIVE_BASE, Internal, InvalidInput, LnhiveError
 from lnhive.fleet.hive import DEFAULT_DB_NAME, Hive, HiveOptions
 from lnhive.fleet.worker import HiveWorker
+from lnhive.plugins.shell import rpc_call
 
 PREFIX = "hive-"
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -137,15 +138,9 @@ worker: HiveWorker | None = None
 
 
 def _call(fn: Callable[[], _T]) -> _T:
-    """Run a service call; its errors become JSON-RPC errors in our code range."""
-    try:
-        result = fn()
-    except LnhiveError as err:
-        raise RpcException(err.rpc_message(), err.rpc_code(HIVE_BASE)) from err
-    except Exception as exc:
-        plugin.log(f"internal error: {exc!r}", level="warn")
-        internal = Internal(f"{type(exc).__name__}: {exc}")
-        raise RpcException(internal.rpc_message(), internal.rpc_code(HIVE_BASE)) from exc
+    """Run a service call (errors become JSON-RPC errors in our range), then let the
+    worker send whatever it queued."""
+    result = rpc_call(plugin, HIVE_BASE, fn)
     if worker is not None:
         worker.wake()
     return result

@@ -20,10 +20,11 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pyln.client import Plugin, RpcException
+from pyln.client import Plugin
 
 from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.errors import REVENUE_BASE, Internal, LnhiveError
+from lnhive.plugins.shell import rpc_call
 from lnhive.revenue.service import RevenueOptions, RevenueService
 
 PREFIX = "revenue-ops-"
@@ -140,14 +141,7 @@ service: RevenueService | None = None
 
 def _call(fn: Callable[[], _T]) -> _T:
     """Run a service call; its errors become JSON-RPC errors in our code range."""
-    try:
-        return fn()
-    except LnhiveError as err:
-        raise RpcException(err.rpc_message(), err.rpc_code(REVENUE_BASE)) from err
-    except Exception as exc:
-        plugin.log(f"internal error: {exc!r}", level="warn")
-        internal = Internal(f"{type(exc).__name__}: {exc}")
-        raise RpcException(internal.rpc_message(), internal.rpc_code(REVENUE_BASE)) from exc
+    return rpc_call(plugin, REVENUE_BASE, fn)
 
 
 def _service() -> RevenueService:
