@@ -7,19 +7,23 @@ reply with its receipt reference, and verify an exported receipt chain offline.
 Sending goes through a :class:`Transport`; :class:`RestTransport` posts to the node's
 CLN REST endpoint (``POST <url>/v1/hive-comms-rpc`` with a ``Rune`` header). The
 envelope travels as JSON *text*: clnrest drops ``null`` members from a JSON body at any
-depth, which would remove the envelope's ``payment_proof``/``confirm_action_id``. A Nostr
-transport can implement the same protocol later.
+depth, which would remove the envelope's ``payment_proof``/``confirm_action_id``.
+:class:`NostrTransport` sends the envelope as a NIP-17 gift-wrapped DM (NIP-44 v2) to the
+node's Nostr key through relays and waits for the gift-wrapped reply whose
+``in_reply_to`` names the envelope.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -28,7 +32,17 @@ import typer
 from lnhive.core import bip340
 from lnhive.core.derive import secp256k1_secret_valid
 from lnhive.manage.receipts_verify import verify_export
-from lnhive.transport.envelope import MAX_NONCE, build_envelope
+from lnhive.transport.envelope import MAX_NONCE, build_envelope, parse_envelope
+from lnhive.transport.nostr_dm import (
+    KIND_GIFT_WRAP,
+    KIND_LEGACY_DM,
+    DmDropped,
+    DmTooLarge,
+    public_key_hex,
+    sdk,
+    unwrap_dm,
+    wrap_dm,
+)
 from lnhive.transport.reply import reply_problem
 
 app = typer.Typer(
@@ -139,6 +153,112 @@ class RestTransport:
         return out
 
 
+class NostrTransport:
+    """NIP-17 DMs through ``relays`` to the node whose Nostr key is ``node`` (npub or hex).
+
+    Sends the envelope gift-wrapped (``kind=4``: kind 4 + NIP-44 v2, for compatibility)
+    and waits up to ``timeout`` seconds for the node's DM whose ``in_reply_to`` is the
+    envelope's request hash. Refusals before authentication (unknown key, bad signature,
+    clock skew, ...) get no DM, so they end in a timeout.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        node: str,
+        relays: Sequence[str],
+        *,
+        timeout: float = 30.0,
+        kind: int = KIND_GIFT_WRAP,
+    ) -> None:
+        if not relays:
+            raise AdvisorError("give at least one relay")
+        for url in relays:
+            if not url.startswith(("ws://", "wss://")):
+                raise AdvisorError(f"relay {url!r} is not a ws:// or wss:// URL")
+        try:
+            self.node = public_key_hex(node)
+        except ValueError as exc:
+            raise AdvisorError(f"node key: {exc}") from None
+        if kind not in (KIND_GIFT_WRAP, KIND_LEGACY_DM):
+            raise AdvisorError("kind must be 1059 (NIP-17) or 4 (compatibility)")
+        self.secret = secret
+        self.relays = list(relays)
+        self.timeout = timeout
+        self.kind = kind
+
+    def send(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        return asyncio.run(self._send(envelope))
+
+    async def _send(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        ns = sdk()
+        want = parse_envelope(dict(envelope)).request_hash()
+        try:
+            event = wrap_dm(
+                self.secret,
+                self.node,
+                json.dumps(dict(envelope), separators=(",", ":")),
+                kind=self.kind,
+            )
+        except DmTooLarge as exc:
+            raise AdvisorError(str(exc)) from None
+        client = ns.ClientBuilder().build()
+        try:
+            for url in self.relays:
+                await client.add_relay(ns.RelayUrl.parse(url))
+            stream = client.notifications()
+            await client.connect(timedelta(seconds=min(10.0, self.timeout)))
+            me = ns.PublicKey.parse(pubkey_of(self.secret))
+            since = ns.Timestamp.from_secs(int(time.time()) - 172_800)
+            filters = [
+                ns.Filter().kinds([ns.Kind(KIND_GIFT_WRAP)]).pubkey(me).since(since),
+                ns.Filter()
+                .kinds([ns.Kind(KIND_LEGACY_DM)])
+                .pubkey(me)
+                .author(ns.PublicKey.parse(self.node))
+                .since(since),
+            ]
+            # DMs already stored (earlier replies, maybe to this very envelope when it is
+            # re-sent) are not the answer: note them before sending.
+            old = await client.fetch_events(ns.ReqTarget.auto(filters), timedelta(seconds=5))
+            events = old.to_vec() if hasattr(old, "to_vec") else old
+            known = {str(ev.id().to_hex()) for ev in events}
+            await client.subscribe(ns.ReqTarget.auto(filters))
+            out = await client.send_event(ns.Event.from_json(event))
+            if not out.success:
+                failed = "; ".join(f"{u}: {m}" for u, m in out.failed.items())
+                raise AdvisorError(f"no relay accepted the DM ({failed or 'none connected'})")
+            return await asyncio.wait_for(self._reply(stream, want, known), self.timeout)
+        except TimeoutError:
+            raise AdvisorError(
+                f"no reply over Nostr within {self.timeout:g} s (refusals before "
+                "authentication get no DM)"
+            ) from None
+        finally:
+            await client.shutdown()
+
+    async def _reply(self, stream: Any, want: str, known: set[str]) -> dict[str, Any]:
+        allowed = {self.node}.__contains__
+        while True:
+            note = await stream.next()
+            if note is None:
+                raise AdvisorError("the relay connection closed")
+            if not note.is_new_event() or str(note.event.id().to_hex()) in known:
+                continue
+            try:
+                dm = unwrap_dm(self.secret, note.event, kind4_author_allowed=allowed)
+            except DmDropped:
+                continue
+            if dm.author != self.node:
+                continue
+            try:
+                reply = json.loads(dm.text)
+            except ValueError:
+                continue
+            if isinstance(reply, dict) and reply.get("in_reply_to") == want:
+                return reply
+
+
 def send_intent(
     secret: bytes,
     transport: Transport,
@@ -232,9 +352,6 @@ def pubkey(key: Annotated[Path, typer.Option("--key", help="The advisor's key fi
 @app.command("send")
 def send(
     key: Annotated[Path, typer.Option("--key", help="The advisor's key file")],
-    url: Annotated[str, typer.Option("--url", help="The node's REST base URL")],
-    rune: Annotated[str, typer.Option("--rune", help="A rune allowing method=hive-comms-rpc")],
-    node: Annotated[str, typer.Option("--node", help="The node's Nostr key (hive-client-status)")],
     credential: Annotated[str, typer.Option("--credential", help="Your credential id")],
     schema: Annotated[str, typer.Option("--schema", help="e.g. hive:fee-policy/v1")],
     action: Annotated[str, typer.Option("--action", help="e.g. set_single")],
@@ -245,10 +362,49 @@ def send(
     node_id: Annotated[
         str | None, typer.Option("--node-id", help="Check the reply's signer")
     ] = None,
+    node: Annotated[
+        str | None, typer.Option("--node", help="The node's Nostr key, hex (hive-client-status)")
+    ] = None,
+    node_npub: Annotated[
+        str | None, typer.Option("--node-npub", help="Or the node's Nostr key as npub")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="REST: the node's base URL")] = None,
+    rune: Annotated[
+        str | None, typer.Option("--rune", help="REST: a rune allowing method=hive-comms-rpc")
+    ] = None,
+    nostr: Annotated[
+        bool, typer.Option("--nostr", help="Send as a NIP-17 DM through --relay")
+    ] = False,
+    relay: Annotated[
+        list[str] | None, typer.Option("--relay", help="Nostr: a relay URL (repeatable)")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Nostr: seconds to wait for the reply")
+    ] = 30.0,
+    kind4: Annotated[
+        bool, typer.Option("--kind4", help="Nostr: kind 4 + NIP-44 instead of NIP-17")
+    ] = False,
 ) -> None:
-    """Sign an intent, send it over REST and print the node's reply (exit 1 if refused)."""
+    """Sign an intent, send it over REST (--url, --rune) or Nostr (--nostr, --relay) and
+    print the node's reply (exit 1 if refused)."""
     try:
         secret = load_key(key)
+        if (node is None) == (node_npub is None):
+            raise AdvisorError("give the node's key with --node or --node-npub")
+        try:
+            recipient = public_key_hex(node if node is not None else str(node_npub))
+        except ValueError as exc:
+            raise AdvisorError(f"node key: {exc}") from None
+        transport: Transport
+        if nostr:
+            if not relay:
+                raise AdvisorError("--nostr needs at least one --relay")
+            kind = KIND_LEGACY_DM if kind4 else KIND_GIFT_WRAP
+            transport = NostrTransport(secret, recipient, relay, timeout=timeout, kind=kind)
+        else:
+            if url is None or rune is None:
+                raise AdvisorError("REST needs --url and --rune (or use --nostr --relay)")
+            transport = RestTransport(url, rune)
         try:
             parsed = json.loads(params)
         except ValueError as exc:
@@ -257,8 +413,8 @@ def send(
             raise AdvisorError("--params must be a JSON object")
         reply = send_intent(
             secret,
-            RestTransport(url, rune),
-            node=node,
+            transport,
+            node=recipient,
             credential_id=credential,
             schema=schema,
             action=action,

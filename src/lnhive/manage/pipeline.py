@@ -40,6 +40,7 @@ from lnhive.core.errors import (
     NotFound,
     RuneInvalid,
     TransportDisabled,
+    Unauthorized,
     Unsupported,
 )
 from lnhive.core.store import Migration, Store
@@ -54,7 +55,7 @@ from lnhive.manage.receipts_log import ReceiptLog, stored_attestation
 from lnhive.manage.schemas import CATALOGUE
 from lnhive.manage.snapshot import NodeSnapshot
 from lnhive.manage.snapshot_from_node import snapshot_from_node
-from lnhive.transport import nonces
+from lnhive.transport import nonces, nostr_store
 from lnhive.transport.admission import admit_envelope
 from lnhive.transport.codes import code_for
 from lnhive.transport.envelope import DEFAULT_MAX_SKEW_S, Envelope, parse_envelope
@@ -65,7 +66,9 @@ log = logging.getLogger(__name__)
 
 DB_NAME = manage_store.DEFAULT_FILENAME
 TRANSPORTS = ("rest",)
-"""Transports this version serves (Nostr DMs come later)."""
+"""Transports ``hive-comms-rpc`` (:meth:`Pipeline.handle`) accepts."""
+NOSTR_TRANSPORT = "nostr_dm"
+"""Envelopes from Nostr DMs, only through :meth:`Pipeline.handle_nostr`."""
 
 INFLIGHT_MIGRATION = """
 CREATE TABLE comms_inflight (
@@ -80,6 +83,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     receipts_log.MIGRATIONS[0],
     execution.MIGRATIONS[0],
     INFLIGHT_MIGRATION,
+    nostr_store.MIGRATION,
 )
 """The comms SQLite file's migrations, in order. New ones are appended, never inserted."""
 
@@ -95,6 +99,8 @@ class CommsOptions:
     dry_run: bool = False
     checkpoint_every: int = receipts_log.DEFAULT_CHECKPOINT_EVERY
     retention_days: int = receipts_log.DEFAULT_RETENTION_DAYS
+    nostr_enabled: bool = False
+    """Accept envelopes from Nostr DMs (the plugin sets it when its relay client runs)."""
 
     def validate(self) -> None:
         if self.policy_preset not in ("conservative", "moderate", "aggressive"):
@@ -233,12 +239,17 @@ class Pipeline:
         key = sender[len("nostr:") :]
         return self.gate.credentials.active_for(key) is not None
 
-    def _ingress(self, raw: Any, transport: str, sender: str | None, rune: str | None) -> Any:
-        if transport not in TRANSPORTS:
+    def _ingress(
+        self, raw: Any, transport: str, sender: str | None, rune: str | None, *, dm: bool = False
+    ) -> Any:
+        if dm:
+            if not self.options.nostr_enabled:
+                raise TransportDisabled("the nostr transport is disabled")
+        elif transport not in TRANSPORTS:
             raise InvalidRequest(f"transport must be one of {list(TRANSPORTS)}")
-        if transport == "rest" and not self.options.rest_enabled:
+        elif transport == "rest" and not self.options.rest_enabled:
             raise TransportDisabled("the rest transport is disabled")
-        if self.options.rune_required:
+        if not dm and self.options.rune_required:
             if not rune:
                 raise RuneInvalid("missing rune")
             if self.options.rune_static:
@@ -249,6 +260,10 @@ class Pipeline:
         if isinstance(raw, str):
             raw = raw.encode()
         env = parse_envelope(raw)
+        if dm and sender != env.sender_key:
+            # The DM's verified author must be the envelope's signer: nobody relays
+            # another advisor's envelope (and burns its nonce) under their own key.
+            raise Unauthorized("the DM's author is not the envelope's sender")
         if sender is None:
             raise InvalidRequest("missing sender")
         if sender not in (env.sender, env.sender_key):
@@ -266,9 +281,31 @@ class Pipeline:
         rune: str | None = None,
     ) -> dict[str, Any]:
         """One envelope in, one signed reply out (never raises)."""
+        return self._handle(raw, transport, sender, rune)
+
+    def handle_nostr(self, text: str, *, author: str) -> dict[str, Any]:
+        """An envelope from a verified Nostr DM whose author (the unwrapped rumor's, or the
+        kind 4 event's, 64-hex key) is ``author``; the signed reply (never raises).
+
+        A ``replay`` reply names the request (``in_reply_to``, ``nonce``, ...): a DM
+        sender has no other way to tell which of its requests it answers."""
+        reply = self._handle(text, NOSTR_TRANSPORT, author, None, dm=True)
+        if reply.get("code") == "replay" and reply.get("in_reply_to") is None:
+            try:
+                env = parse_envelope(text)
+            except LnhiveError:
+                return reply
+            reply = error_reply(
+                "replay", str(reply.get("error")), transport=NOSTR_TRANSPORT, env=env, key=self.key
+            )
+        return reply
+
+    def _handle(
+        self, raw: Any, transport: str, sender: str | None, rune: str | None, *, dm: bool = False
+    ) -> dict[str, Any]:
         with self.lock:
             try:
-                raw = self._ingress(raw, transport, sender, rune)
+                raw = self._ingress(raw, transport, sender, rune, dm=dm)
                 env = admit_envelope(
                     raw,
                     recipient=self.nostr_pubkey,

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""cl-hive-comms: remote management of Core Lightning by authorized advisors (REST slice).
+"""cl-hive-comms: remote management of Core Lightning by authorized advisors (REST and Nostr).
 
 A thin pyln-client shell over :class:`lnhive.manage.pipeline.Pipeline` (the advisor
 flow: admission, credential, validation, danger score, scope, policy, confirmation
 queue, executor, receipts, signed replies) and :class:`lnhive.manage.comms_admin.CommsAdmin`
 (the operator's local-only methods). Advisors reach ``hive-comms-rpc`` through CLN's
-REST endpoint (or commando) with a rune; its answer is always a result object
+REST endpoint (or commando) with a rune, or send envelopes as NIP-17 gift-wrapped DMs to
+the node's Nostr key through the relays of ``hive-comms-nostr-relays``
+(:class:`lnhive.transport.nostr_client.NostrService`, a background thread); the answer is
+always a result object
 ``{ok, status, ...}`` (ARCHITECTURE decision 13). Operator failures are JSON-RPC errors
 in 21000-21999 whose message begins with the symbolic reason. Wrong option values
 disable the plugin at init with the reason; the node carries on.
@@ -16,6 +19,7 @@ docs/comms.md.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -26,9 +30,13 @@ from pyln.client import Plugin, RpcException
 
 from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.clock import WallClock
+from lnhive.core.derive import NOSTR_LABEL
 from lnhive.core.errors import COMMS_BASE, Internal, InvalidInput, LnhiveError
 from lnhive.manage.comms_admin import CommsAdmin
-from lnhive.manage.pipeline import DB_NAME, CommsOptions, Pipeline
+from lnhive.manage.pipeline import DB_NAME, NOSTR_TRANSPORT, CommsOptions, Pipeline
+from lnhive.transport.nostr_client import NostrService, dm_reply_text, parse_relays
+from lnhive.transport.nostr_dm import InboundDm
+from lnhive.transport.reply import sign_reply
 
 PREFIX = "hive-comms-"
 VERSION = "0.1.0"
@@ -88,8 +96,22 @@ plugin.add_option(
     opt_type="int",
 )
 
+plugin.add_option(
+    PREFIX + "nostr-relays",
+    "",
+    "Comma-separated ws:// or wss:// relay URLs (at most 8) where advisors' NIP-17 DMs "
+    "arrive and replies go; empty: no Nostr",
+)
+plugin.add_option(
+    PREFIX + "nostr-enabled",
+    True,
+    "Accept envelopes as Nostr DMs on the relays of hive-comms-nostr-relays",
+    opt_type="bool",
+)
+
 pipeline: Pipeline | None = None
 admin: CommsAdmin | None = None
+nostr: NostrService | None = None
 _stop = threading.Event()
 
 
@@ -141,6 +163,39 @@ def _checkrune(node: RpcNodeApi) -> Callable[[str], bool]:
     return check
 
 
+def _nostr_relays(options: dict[str, Any]) -> tuple[str, ...]:
+    """The relays to use; none when Nostr is off. Bad URLs disable the plugin."""
+    try:
+        relays = parse_relays(str(options.get(PREFIX + "nostr-relays") or ""))
+    except ValueError as exc:
+        raise InvalidInput(f"hive-comms-nostr-relays: {exc}") from None
+    return relays if bool(options.get(PREFIX + "nostr-enabled")) else ()
+
+
+def _start_nostr(p: Pipeline, node: RpcNodeApi, relays: tuple[str, ...]) -> NostrService:
+    """The node's Nostr key (``makesecret`` ``lnhive/nostr/v1``) and the relay client."""
+    secret = bytes.fromhex(str(node.makesecret(string=NOSTR_LABEL)["secret"]))
+
+    def on_dm(dm: InboundDm) -> str | None:
+        reply = p.handle_nostr(dm.text, author=dm.author)
+        text = dm_reply_text(reply, lambda r: sign_reply(r, p.key))
+        plugin.log(
+            f"nostr DM {dm.event_id[:16]} from {dm.author[:16]}: "
+            + ("ok" if reply.get("ok") else str(reply.get("code")))
+            + ("" if text is not None else " (no reply)")
+        )
+        return text
+
+    def is_advisor(key: str) -> bool:
+        return p.gate.credentials.active_for(key) is not None
+
+    service = NostrService(secret, relays, p.store, on_dm, kind4_author_allowed=is_advisor)
+    if service.pubkey != p.nostr_pubkey:
+        raise Internal("the Nostr key does not match the pipeline's")
+    service.start()
+    return service
+
+
 def _loop(p: Pipeline) -> None:
     """Expire held actions (with receipts) and make time-based checkpoints."""
     while not _stop.wait(LOOP_INTERVAL_S):
@@ -156,11 +211,12 @@ def _loop(p: Pipeline) -> None:
 def init(
     options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin, **kwargs: Any
 ) -> Any:
-    global pipeline, admin
+    global pipeline, admin, nostr
     network_dir = configuration["lightning-dir"]
     db = options.get(PREFIX + "db-path") or DB_NAME
     try:
-        opts = _options(options)
+        relays = _nostr_relays(options)
+        opts = dataclasses.replace(_options(options), nostr_enabled=bool(relays))
         opts.validate()
         node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
         pipeline = Pipeline(
@@ -173,6 +229,8 @@ def init(
         )
         admin = CommsAdmin(pipeline)
         unknown = pipeline.reconcile()
+        if relays:
+            nostr = _start_nostr(pipeline, node, relays)
     except LnhiveError as err:
         return {"disable": err.rpc_message()}
     except Exception as exc:  # e.g. a database that cannot be opened: disable, never crash
@@ -184,6 +242,7 @@ def init(
         f"cl-hive-comms started: nostr key {pipeline.nostr_pubkey}, receipt key "
         f"{pipeline.key.pubkey}, database {pipeline.store.path}"
         + (" (dry run)" if opts.dry_run else "")
+        + (f", nostr relays {', '.join(relays)}" if relays else ", nostr off")
     )
     return None
 
@@ -240,7 +299,17 @@ def hive_client_credential(advisor: str, raw: bool = False) -> dict[str, Any]:
 def hive_client_status() -> dict[str, Any]:
     """Identity (the envelope recipient key), policy, advisors, queue, receipts and the
     receipt-key attestation."""
-    return _call(lambda: _admin().status())
+    out = _call(lambda: _admin().status())
+    identity = out.setdefault("identity", {})
+    if nostr is not None:
+        state = nostr.status()
+        identity["npub"] = state["npub"]
+        identity["relays"] = [r["url"] for r in state["relays"]]
+        out["transports"] = [*out.get("transports", []), NOSTR_TRANSPORT]
+        out["nostr"] = {"enabled": True, **state}
+    else:
+        out["nostr"] = {"enabled": False}
+    return out
 
 
 @plugin.method("hive-client-policy")
@@ -314,6 +383,8 @@ def hive_client_capabilities() -> dict[str, Any]:
 @plugin.subscribe("shutdown")
 def on_shutdown(**kwargs: Any) -> None:
     _stop.set()
+    if nostr is not None:
+        nostr.stop()
     if pipeline is not None:
         pipeline.close()
     plugin.log("cl-hive-comms stopped")
