@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pyln.client import Plugin, RpcException
+from pyln.client import Plugin
 
 from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.clock import WallClock
@@ -34,6 +34,7 @@ from lnhive.core.derive import NOSTR_LABEL
 from lnhive.core.errors import COMMS_BASE, Internal, InvalidInput, LnhiveError
 from lnhive.manage.comms_admin import CommsAdmin
 from lnhive.manage.pipeline import DB_NAME, NOSTR_TRANSPORT, CommsOptions, Pipeline
+from lnhive.plugins.shell import rpc_call
 from lnhive.transport.nostr_client import NostrService, dm_reply_text, parse_relays
 from lnhive.transport.nostr_dm import InboundDm
 from lnhive.transport.reply import sign_reply
@@ -117,14 +118,7 @@ _stop = threading.Event()
 
 def _call(fn: Callable[[], _T]) -> _T:
     """Run an operator call; its errors become JSON-RPC errors in our code range."""
-    try:
-        return fn()
-    except LnhiveError as err:
-        raise RpcException(err.rpc_message(), err.rpc_code(COMMS_BASE)) from err
-    except Exception as exc:
-        plugin.log(f"internal error: {exc!r}", level="warn")
-        internal = Internal(f"{type(exc).__name__}: {exc}")
-        raise RpcException(internal.rpc_message(), internal.rpc_code(COMMS_BASE)) from exc
+    return rpc_call(plugin, COMMS_BASE, fn)
 
 
 def _admin() -> CommsAdmin:
