@@ -10,9 +10,12 @@ arm, measured in the same run with the same seeded demand:
 - ``proportional``: 50 + 950 x (1 - local ratio) ppm (charge-lnd's ``proportional``).
 
 It prints each arm's routing revenue, rebalance spend, net, failed payments and fee
-broadcasts, the ratios of the controller's revenue and net to each baseline, and whether the
-rebalance spend stayed inside the daily budget (the largest spend in any trailing 24 h and
-the largest daily commitment the budget ledger reported, both against the budget).
+broadcasts, the ratios of the controller's revenue and net to each baseline (also over the
+last two thirds of the run, after the learning phase), each arm's share of the expected
+revenue ceiling (every fee at the demand curve's optimum, no payment short of liquidity),
+and whether the rebalance spend stayed inside the daily budget (the largest spend in any
+trailing 24 h and the largest daily commitment the budget ledger reported, both against the
+budget).
 
 Default: 10 virtual days (about a minute on 2 cores); ``--days 30`` (or ``--full``) runs the
 issue's 30 days. Run: ``python bench/bench_revenue.py [--days N] [--seed S] [--budget SAT]``.
@@ -25,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lnhive.cli.revmarket import ARMS, MarketResult, simulate_market
+from lnhive.cli.revmarket import ARMS, MarketResult, revenue_ceiling_sat, simulate_market
 
 
 def _ratio(a: float, b: float) -> str:
@@ -79,12 +82,20 @@ def main() -> None:
             f"{r.max_spent_24h_sat:>6} {walls[arm]:>5.1f}s  {r.final_local_ratios}"
         )
     c = results["controller"]
+    later = days // 3
     for base in ("static", "proportional"):
         b = results[base]
         print(
             f"ratio controller/{base}: revenue {_ratio(c.revenue_sat, b.revenue_sat)}, "
-            f"net {_ratio(c.net_sat, b.net_sat)}"
+            f"net {_ratio(c.net_sat, b.net_sat)}, revenue from day {later + 1} "
+            f"{_ratio(c.revenue_from_day_sat(later), b.revenue_from_day_sat(later))}"
         )
+    ceiling = revenue_ceiling_sat(days, args.demand_scale)
+    print(
+        f"ceiling (every fee at the demand optimum, unlimited liquidity, expected): "
+        f"{ceiling:.0f} sat; "
+        + ", ".join(f"{arm} {r.revenue_sat / ceiling:.0%}" for arm, r in results.items())
+    )
     for arm, r in results.items():
         verdict = "inside" if r.within_budget else "OVER"
         print(

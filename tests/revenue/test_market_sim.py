@@ -3,11 +3,12 @@ for a seed, fee policies applied as stated, rebalance spend inside the daily bud
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from lnhive.cli.revmarket import proportional_fee, simulate_market
+from lnhive.cli.revmarket import proportional_fee, revenue_ceiling_sat, simulate_market
 
 
 def test_proportional_baseline_formula() -> None:
@@ -23,6 +24,16 @@ def test_runs_are_reproducible_and_arms_differ(tmp_path: Path) -> None:
     s = simulate_market(tmp_path / "s", "static", days=1, seed=3)
     assert s.broadcasts == 0 and a.broadcasts > 0
     assert s.revenue_msat_by_day != a.revenue_msat_by_day
+
+
+def test_revenue_ceiling_and_later_revenue(tmp_path: Path) -> None:
+    """22 payments/h at a zero fee in all, x e^-1 at the optimum, 50 000 sat x 600 ppm each."""
+    assert revenue_ceiling_sat(10) == pytest.approx(22 * math.exp(-1) * 30 * 240)
+    assert revenue_ceiling_sat(1, 300) == pytest.approx(revenue_ceiling_sat(1) / 2)
+    p = simulate_market(tmp_path / "p", "proportional", days=2, seed=3)
+    # an expectation: seed 3's two days happen to bring 0.5 % more demand than that
+    assert 0.9 < p.revenue_sat / revenue_ceiling_sat(2) < 1.05
+    assert p.revenue_from_day_sat(1) == p.revenue_msat_by_day[1] / 1000
 
 
 def test_bad_arm(tmp_path: Path) -> None:

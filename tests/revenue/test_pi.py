@@ -145,3 +145,59 @@ def test_node_pressure_scaled_drain_discount() -> None:
     assert d == pytest.approx(0.85)
     off = pi.drain_discount(1.0, forwards_in_window=0, node_receivable_ratio=0.25)
     assert off == 1.0
+
+
+def _hold(outbound: float, flow_class: FlowClass, hours: float) -> pi.PIResult:
+    """Half-hourly PI steps at one outbound ratio for ``hours`` (a 5 M sat channel)."""
+    state, r = PIState(), None
+    for k in range(int(hours * 2) + 1):
+        r = pi.step(
+            state,
+            outbound_ratio=outbound,
+            flow_class=flow_class,
+            capacity_sat=5_000_000,
+            now=T0 + k * 1800,
+        )
+        state = r.state
+    assert r is not None
+    return r
+
+
+def test_inside_the_band_the_spec_formula_holds() -> None:
+    """|ewma error| <= 0.25: the out-of-band term is 0 and the multiplier is the spec's."""
+    r = pi.step(
+        PIState(ewma_error=0.2, integral=1.0, last_ts=T0),
+        outbound_ratio=0.3,
+        flow_class=FlowClass.BALANCED,
+        capacity_sat=5_000_000,
+        now=T0 + 3600,
+    )
+    assert r.state.ewma_error == pytest.approx(0.2)
+    scale = 1 / math.log2(7)
+    assert r.multiplier == pytest.approx(1.5 ** (scale * (2 * 0.2 + 0.1 * 1.2)))
+    assert pi.band_exponent(0.25) == 0.0 and pi.band_exponent(-0.1) == 0.0
+
+
+def test_out_of_band_term_reaches_the_clamp_at_half_error() -> None:
+    assert pi.band_exponent(0.5) == pytest.approx(math.log(2) / math.log(1.5))
+    assert pi.band_exponent(-0.5) == pytest.approx(-math.log(2) / math.log(1.5))
+    assert pi.band_exponent(0.3) < pi.band_exponent(0.4)  # monotone beyond the band
+
+
+def test_an_empty_or_full_balanced_channel_reaches_the_clamps() -> None:
+    """The spec's PI alone stops at 1.5^(scale x (2 x 0.5 + 0.1 x 3)) = x1.21 for an empty
+    5 M sat channel (and /1.21 for a full one); with the out-of-band term it prices the
+    scarcity up to the [0.5, 2] clamp."""
+    scale = 1 / math.log2(7)
+    spec_only = 1.5 ** (scale * (2 * 0.5 + 0.1 * 3))
+    assert spec_only < 1.22
+    empty = _hold(0.0, FlowClass.BALANCED, 24)
+    full = _hold(1.0, FlowClass.BALANCED, 24)
+    assert empty.state.integral == 3.0  # the integral limit is the spec's
+    assert empty.multiplier == 2.0
+    assert full.multiplier == 0.5
+
+
+def test_spec_test_15_multiplier_above_1_15_after_a_drained_day() -> None:
+    """§7 test 15 (second half): a SOURCE channel below 0.15 outbound for a day."""
+    assert _hold(0.14, FlowClass.SOURCE, 24).multiplier > 1.15

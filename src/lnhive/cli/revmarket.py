@@ -71,6 +71,18 @@ def proportional_fee(local_ratio: float) -> int:
     return round(PROPORTIONAL_MIN_PPM + span * (1.0 - local_ratio))
 
 
+def revenue_ceiling_sat(days: float, demand_scale_ppm: float = DEMAND_SCALE_PPM) -> float:
+    """Expected revenue (sat) if every pair's fee sat at the demand curve's revenue optimum
+    (f x e^(-f/scale) peaks at f = scale) and no payment ever lacked liquidity: an upper
+    bound, in expectation, for any fee policy in this market (a run's realized demand varies
+    by a few per cent around it). A diagnostic; the market does not use it."""
+    mean_amount_sat = sum(AMOUNT_RANGE_SAT) / 2
+    n = len(PEERS)
+    rate_h = sum(base_rate_per_h(i, j) for i in range(n) for j in range(n))
+    per_payment_sat = mean_amount_sat * demand_scale_ppm / 1e6
+    return rate_h * math.exp(-1.0) * per_payment_sat * 24.0 * days
+
+
 @dataclass
 class MarketResult:
     arm: str
@@ -101,6 +113,10 @@ class MarketResult:
     @property
     def rebalance_spend_sat(self) -> float:
         return sum(self.rebalance_fee_msat_by_day) / 1000
+
+    def revenue_from_day_sat(self, day: int) -> float:
+        """Revenue of days ``day``.. (0-based) to the end, sat (after a learning phase)."""
+        return sum(self.revenue_msat_by_day[day:]) / 1000
 
     @property
     def net_sat(self) -> float:

@@ -1,7 +1,9 @@
-"""PI inventory multiplier (spec revenue-ops §2.5).
+"""PI inventory multiplier (spec revenue-ops §2.5), with an out-of-band term [ours].
 
 Steers the fee toward a target outbound ratio: below target (draining) the multiplier
-rises above 1, above target it falls below 1, always within [0.5, 2].
+rises above 1, above target it falls below 1, always within [0.5, 2]. Beyond 0.25 of
+smoothed error the channel is out of inventory and :func:`band_exponent` adds scarcity
+pricing that reaches the clamp at an error of 0.5 (docs/revenue-ops.md, "Decisions").
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ MULTIPLIER_MAX = 2.0
 SCALE_CAPACITY_UNIT_SAT = 1_000_000  # scale = 1 / log2(capacity / 1 M sat + 2)
 SCALE_CAPACITY_OFFSET = 2.0
 HOUR_S = 3600.0
+MAX_EXPONENT = math.log(MULTIPLIER_MAX) / math.log(BASE)  # 1.5^1.71 = 2
+BAND_ERROR = 0.25  # [ours] beyond this |ewma error| the out-of-band term acts
+BAND_GAIN = MAX_EXPONENT / (0.5 - BAND_ERROR)  # [ours] 6.84: at error 0.5 alone it clamps
 
 DRAIN_LOCAL_THRESHOLD = 0.8
 DRAIN_LOCAL_SPAN = 0.2
@@ -61,6 +66,26 @@ def capacity_scale(capacity_sat: int) -> float:
     return 1.0 / math.log2(capacity_sat / SCALE_CAPACITY_UNIT_SAT + SCALE_CAPACITY_OFFSET)
 
 
+def band_exponent(ewma_error: float) -> float:
+    """[ours] The out-of-band term of the exponent: 0 while |ewma error| <= 0.25, then
+    ``MAX_EXPONENT / 0.25`` (6.84) per unit of error beyond it, so that alone it reaches the
+    output clamp at an error of 0.5.
+
+    The spec's PI alone moves a 5 M sat channel's fee by at most x1.27 / x0.79 (the integral
+    is limited to ±3), whatever the inventory: a drained channel keeps selling its last
+    liquidity near the learnt fee and fails payments, a full one is never pushed out. Beyond
+    a quarter of the range from its target (outside the rebalancer's [0.25, 0.75] band for a
+    balanced channel) the channel is short of, or overfull with, liquidity, and this term
+    prices that scarcity, reaching the output clamp [0.5, 2] by the time the error is 0.5
+    (a balanced channel empty or full). It is proportional (no memory): the balance already
+    integrates the flow, so a stronger integral would overshoot. Inside the band the spec's
+    PI is unchanged (spec test 4's fresh-state error, 0.09, is inside)."""
+    excess = abs(ewma_error) - BAND_ERROR
+    if excess <= 0.0:
+        return 0.0
+    return math.copysign(BAND_GAIN * excess, ewma_error)
+
+
 def step(
     state: PIState,
     *,
@@ -77,6 +102,7 @@ def step(
         dt_h = max(0.0, now - state.last_ts) / HOUR_S
         integral = max(-INTEGRAL_LIMIT, min(INTEGRAL_LIMIT, integral + ewma * dt_h))
     exponent = capacity_scale(capacity_sat) * (KP * ewma + KI * integral)
+    exponent += band_exponent(ewma)
     mult = max(MULTIPLIER_MIN, min(MULTIPLIER_MAX, BASE**exponent))
     return PIResult(PIState(ewma_error=ewma, integral=integral, last_ts=now), error, mult)
 
