@@ -186,3 +186,44 @@ def test_members_are_marked_in_revenue_ops_and_archon_messages_are_carried(
     wait_for(lambda: b.id not in {m["peer_id"] for m in a.rpc.call("hive-members")["members"]})
     wait_for(lambda: _policy(a, b.id) is None or _policy(a, b.id)["strategy"] != "hive")
     assert _policy(b, a.id) is None or _policy(b, a.id)["strategy"] != "hive"
+
+
+def test_promotion_ban_by_vote_and_leave_across_plugin_processes(
+    node_factory: NodeFactory,
+) -> None:
+    """Spec §8 tests 16, 21, 22 with real plugin processes: a, b, c become members, d is
+    banned by two of them (eligible 3 -> 2 approvals), e leaves."""
+    a, b, c, d, e = node_factory.get_nodes(5, plugins=[(PLUGIN, FAST)])
+    for n in (b, c, d, e):
+        node_factory.open_channel(a, n)
+    a.rpc.call("hive-genesis", {"hive_id": "hive_gov"})
+    for n in (b, c, d, e):
+        n.rpc.call("hive-join", {"peer_id": a.id})
+        wait_for(lambda n=n: n.rpc.call("hive-status")["status"] == "active")
+    for n in (b, c):
+        a.rpc.call("hive-force-promote", {"peer_id": n.id})
+
+    def tiers(node: TestNode) -> dict[str, str]:
+        return {m["peer_id"]: m["tier"] for m in node.rpc.call("hive-members")["members"]}
+
+    wait_for(lambda: all(tiers(n).get(c.id) == "member" for n in (a, b, c, d, e)))
+
+    proposal = a.rpc.call("hive-propose-ban", {"peer_id": d.id, "reason": "test"})
+    assert proposal["needed"] == 2 and proposal["eligible"] == 3
+    wait_for(
+        lambda: any(
+            p["proposal_id"] == proposal["proposal_id"]
+            for p in b.rpc.call("hive-pending-bans")["proposals"]
+        )
+    )
+    b.rpc.call("hive-vote-ban", {"proposal_id": proposal["proposal_id"], "vote": "approve"})
+    wait_for(lambda: all(d.id not in tiers(n) for n in (a, b, c, e)))
+    assert d.rpc.call("hive-status")["status"] == "banned"
+    with pytest.raises(RpcError) as late:
+        c.rpc.call("hive-vote-ban", {"proposal_id": proposal["proposal_id"], "vote": "approve"})
+    assert late.value.error["code"] == 20003  # the ballot is closed
+
+    e.rpc.call("hive-leave", {"reason": "moving on"})
+    wait_for(lambda: all(e.id not in tiers(n) for n in (a, b, c)))
+    hashes = {n.rpc.call("hive-status")["membership_hash"] for n in (a, b, c)}
+    assert len(hashes) == 1

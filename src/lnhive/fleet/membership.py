@@ -26,7 +26,7 @@ from lnhive.fleet.ticket import (
     issue_ticket,
     ticket_from_envelope,
 )
-from lnhive.fleet.wire import MAX_TTL
+from lnhive.fleet.wire import MAX_TTL, encode_frame
 
 if TYPE_CHECKING:
     from lnhive.fleet.hive import Hive
@@ -270,12 +270,28 @@ class Membership:
                 self.h.hivemap.forget({outcome.subject})
             if env.type == evidence.BAN:
                 self.h.governance.on_ban_applied(bans.check_ban(env))
+                self._tell_target(env, outcome.subject)
             evidence.settle_pending(self.h.roster, hive_id, now)
         elif outcome.reason:
             self.h.log(
                 "debug", f"roster: {env.type} {env.msg_id} {outcome.status}: {outcome.reason}"
             )
         return outcome.status
+
+    def _tell_target(self, env: Envelope, target: str) -> None:
+        """Hand a ban to the banned node too (it is no longer a member, so broadcasts
+        and relays skip it), so that it knows; we pass it on as a relay."""
+        if target == self.h.me or target not in self._connected_peers():
+            return
+        frame = encode_frame(env, ttl=0, path=() if env.sender == self.h.me else (self.h.me,))
+        try:
+            self.h.send_frame(target, frame, env.type)
+        except LnhiveError as exc:
+            self.h.log("debug", f"ban: could not tell {target}: {exc.rpc_message()}")
+
+    def _connected_peers(self) -> set[str]:
+        peers = self.h.node.listpeers().get("peers", [])
+        return {str(p["id"]) for p in peers if p.get("connected")}
 
     def leave(self, reason: object = "") -> dict[str, Any]:
         """Leave the hive: tell every member (reliably, signed), then forget the hive."""
