@@ -34,6 +34,13 @@ def test_demo_runs_and_every_check_passes(tmp_path: Path) -> None:
     assert "every member sees the same roster and state records" in out
     assert "(lower pubkey) opened it" in out
     assert "tie_breaker_loss" in out
+    # the comms scene: an advisor process manages frank over a local Nostr relay
+    assert "cl-hive-comms on frank is connected to the Nostr relay" in out
+    assert "the advisor changed frank→bob's fee over Nostr (10 → 11 ppm)" in out
+    assert "refused by policy (policy_blocked, with a receipt) and changed nothing" in out
+    assert "waited in the confirmation queue until the operator approved it, then ran" in out
+    assert "verifies offline against the node id (lnhive advisor verify)" in out
+    assert "✗" not in out
     # Every node's log was kept in --dir and shows the plugin came up.
     logs = sorted((tmp_path / "demo").glob("*/log"))
     assert len(logs) == 8

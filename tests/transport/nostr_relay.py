@@ -1,96 +1,16 @@
-"""A real ``nostr-relay`` (1.14) on 127.0.0.1 for tests (ARCHITECTURE §5, §6).
-
-Started from the project's environment in its own process group, on a free port, with
-a temporary config and SQLite file; :meth:`RelayProcess.stop` kills the group.
-"""
+"""A real ``nostr-relay`` (1.14) on 127.0.0.1 for tests: the fixture around
+:class:`lnhive.cli.relay.RelayProcess` (which the demo uses too)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-RELAY_BIN = Path(sys.executable).parent / "nostr-relay"
+from lnhive.cli.relay import RELAY_BIN, RelayProcess, free_port
 
-CONFIG = """\
-DEBUG: false
-relay_name: lnhive test relay
-storage:
-  sqlalchemy.url: sqlite+aiosqlite:///{db}
-  validators:
-    - nostr_relay.validators.is_not_too_large
-    - nostr_relay.validators.is_signed
-    - nostr_relay.validators.is_recent
-max_event_size: 262144
-gunicorn:
-  bind: 127.0.0.1:{port}
-  workers: 1
-  loglevel: warning
-  reload: false
-authentication:
-  enabled: false
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RelayProcess:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> RelayProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "relay.yaml"
-        config.write_text(CONFIG.format(db=self.workdir / "relay.sqlite3", port=self.port))
-        log = open(self.workdir / "relay.log", "ab")  # noqa: SIM115 - lives with the process
-        self.proc = subprocess.Popen(
-            [str(RELAY_BIN), "-c", str(config), "serve"],
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"nostr-relay exited: {(self.workdir / 'relay.log').read_text()}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("nostr-relay did not start")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(5)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        self.proc = None
+__all__ = ["RELAY_BIN", "RelayProcess", "free_port", "nostr_relay"]
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ It starts the built-in `demo` scenario (8 nodes, a ring of channels with chords)
 every node echo a custom message off each of its peers, routes payments between random
 nodes, calls one node over REST with a rune, then runs the fleet scene
 (:mod:`lnhive.cli.demo_fleet`: cl-hive on five nodes forms a hive, shares state and
-settles a conflicting channel open), and prints what happened. Everything goes
+settles a conflicting channel open) and the comms scene (:mod:`lnhive.cli.demo_comms`:
+an advisor process manages a node's fees over Nostr through cl-hive-comms, within the
+operator's limits and confirmation queue), and prints what happened. Everything goes
 through the real interfaces: plugins are subprocesses speaking the plugin protocol, and
 every call goes through a node's `lightning-rpc` socket or its REST endpoint. It exits 0
 when every check passed.
@@ -25,7 +27,7 @@ from pyln.client import LightningRpc
 from rich.console import Console
 from rich.table import Table
 
-from lnhive.cli import demo_fleet
+from lnhive.cli import demo_comms, demo_fleet
 from lnhive.sim.runtime import SimThread
 from lnhive.sim.scenario import Scenario, load_scenario, start_scenario
 from lnhive.sim.testing import wait_for
@@ -35,6 +37,7 @@ console = Console()
 ECHO_REQUEST = "a1b1"
 FLEET_MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 FLEET_OUTSIDER = "grace"
+COMMS_NODE = "frank"
 
 
 def run(
@@ -56,6 +59,13 @@ def run(
         typer.Option(
             "--fleet/--no-fleet",
             help="Run the fleet scene (cl-hive on five nodes) after the network checks.",
+        ),
+    ] = True,
+    comms: Annotated[
+        bool,
+        typer.Option(
+            "--comms/--no-comms",
+            help="Run the comms scene (an advisor manages a node over Nostr) at the end.",
         ),
     ] = True,
 ) -> None:
@@ -101,6 +111,8 @@ def run(
                     lambda blocks: sim.run(sim.runtime.mine(blocks)),
                 )
             )
+        if comms and COMMS_NODE in rpcs:
+            checks.extend(demo_comms.run_scene(console, rpcs, COMMS_NODE, base / "comms"))
     finally:
         with console.status("stopping…"):
             sim.close()
