@@ -92,11 +92,15 @@ class Verdict:
     """NARROW: channels a bulk action leaves out."""
     narrow_params: Mapping[str, Any] = field(default_factory=dict)
     """NARROW: params replaced (e.g. a later ``since``)."""
+    retry_after: int | None = None
+    """REFUSE with ``rate_limited``: seconds after which a retry passes (§5.5's field)."""
 
     def details(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "reason": self.reason}
         if self.key:
             out.update(key=self.key, limit=self.limit, requested=self.requested)
+        if self.retry_after is not None:
+            out["retry_after"] = self.retry_after
         if self.skip_channels:
             out["skipped"] = list(self.skip_channels)
         return out

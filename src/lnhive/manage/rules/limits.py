@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from lnhive.core.errors import InvalidInput
@@ -82,13 +82,17 @@ class RateLimits:
                 continue
             done = ctx.advisor.count(since=ctx.now - window, effects=effects, min_danger=min_danger)
             if done + 1 > limit:
-                return refuse(
-                    self.name,
-                    f"{key} limit {limit} reached",
-                    key=key,
-                    limit=limit,
-                    requested=done + 1,
-                    symbol="rate_limited",
+                # Every action counted now has left the window after `window` seconds.
+                return replace(
+                    refuse(
+                        self.name,
+                        f"{key} limit {limit} reached",
+                        key=key,
+                        limit=limit,
+                        requested=done + 1,
+                        symbol="rate_limited",
+                    ),
+                    retry_after=window,
                 )
         return None
 
