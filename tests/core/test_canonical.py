@@ -7,10 +7,10 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lnhive.core.canonical import canonical_hash, canonical_json, without
+from lnhive.core.canonical import canonical_hash, canonical_json, slow_canonical_json, without
 from lnhive.core.errors import InvalidInput
 from lnhive.core.hashing import sha256
 
@@ -192,3 +192,85 @@ def test_without() -> None:
     assert without(obj, "missing") is not obj
     nested = without(obj, "sig")
     assert nested["proof"] is obj["proof"]  # shallow
+
+
+# -- the fast path (the C encoder) against the rfc8785 reference ----------------------
+
+_any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12)
+_mixed_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.integers(min_value=-MAX_SAFE - 2, max_value=-MAX_SAFE + 2)
+    | st.integers(min_value=MAX_SAFE - 2, max_value=MAX_SAFE + 2)
+    | st.floats()
+    | _any_text
+    | st.sampled_from(["\ud800", "a\udfffb", '\x00\x1f\x7f"\\/\b\f\n\r\t', "\u2028\ufeff𝄞"])
+)
+_mixed_keys = (
+    st.text(max_size=8)
+    | _any_text
+    | st.sampled_from(["\ue000", "\U0001f600", "\ud800", "a", "A", "_", "é"])
+)
+_mixed_values = st.recursive(
+    _mixed_scalars,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children, children)
+        | st.dictionaries(_mixed_keys, children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def _reference(value: Any) -> bytes | str:
+    try:
+        return slow_canonical_json(value)
+    except InvalidInput:
+        return "refused"
+
+
+def _ours(value: Any) -> bytes | str:
+    try:
+        return canonical_json(value)
+    except InvalidInput:
+        return "refused"
+
+
+@settings(max_examples=1000)
+@given(_mixed_values)
+def test_fast_path_matches_rfc8785(value: Any) -> None:
+    assert _ours(value) == _reference(value)
+
+
+@given(json_values)
+def test_fast_path_matches_rfc8785_on_json(value: Any) -> None:
+    assert canonical_json(value) == slow_canonical_json(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\ue000": 1, "\U0001f600": 2},  # UTF-16 order differs from code-point order
+        {"a": MAX_SAFE + 1},
+        {"a": -MAX_SAFE - 1},
+        {"a": 1.0},
+        {"a": "\ud800"},
+        {1: 2},
+        {"a": True, "b": None, "c": [1, "x", (2, 3)]},
+        '\x00\x1f\x7f"\\/\b\f\n\r\t\u2028',
+    ],
+)
+def test_fast_path_edge_cases(value: Any) -> None:
+    assert _ours(value) == _reference(value)
+
+
+def test_circular_is_refused() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(InvalidInput):
+        canonical_json(loop)
+    d: dict[str, Any] = {}
+    d["d"] = d
+    with pytest.raises(InvalidInput):
+        canonical_json(d)

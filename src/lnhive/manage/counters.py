@@ -38,15 +38,22 @@ class LogHistory:
     def count(
         self, *, since: float, effects: Iterable[str] | None = None, min_danger: int = 0
     ) -> int:
+        """Rows since ``since`` with at least ``min_danger`` and, if ``effects`` is given,
+        at least one of those effect kinds (counted in SQL, over the ``(advisor_id, at)``
+        and ``(at)`` indexes)."""
         where, args = self._where(since)
-        rows = self._store.query(
-            f"SELECT effects FROM comms_action_log WHERE {where} AND danger >= ?",
-            [*args, min_danger],
-        )
-        if effects is None:
-            return len(rows)
-        wanted = set(effects)
-        return sum(1 for r in rows if wanted & set(str(r["effects"]).split(",")))
+        sql = f"SELECT COUNT(*) AS n FROM comms_action_log WHERE {where} AND danger >= ?"
+        params: list[object] = [*args, min_danger]
+        if effects is not None:
+            wanted = sorted({k for k in effects if "," not in k})  # a kind never has one
+            if not wanted:
+                return 0
+            # ``effects`` is a comma-joined list of kinds: match whole items only.
+            sql += " AND (" + " OR ".join(["instr(',' || effects || ',', ?) > 0"] * len(wanted))
+            sql += ")"
+            params.extend(f",{kind}," for kind in wanted)
+        row = self._store.query_one(sql, params)
+        return int(row["n"]) if row else 0
 
     def sats_out_since(self, since: float) -> int:
         where, args = self._where(since)

@@ -14,6 +14,7 @@ BIP-340 signature of that key.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -108,6 +109,8 @@ class Credential:
     trial_ends_at: int | None = None
     signature: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    _signing_text: str | None = field(default=None, init=False, compare=False, repr=False)
+    """Cached :meth:`signing_text` (``dataclasses.replace`` never copies it)."""
 
     @property
     def advisor_key(self) -> str:
@@ -153,7 +156,10 @@ class Credential:
         return out
 
     def signing_text(self) -> str:
-        return signing_text(self.to_json())
+        if self._signing_text is None:
+            object.__setattr__(self, "_signing_text", signing_text(self.to_json()))
+        assert self._signing_text is not None
+        return self._signing_text
 
 
 def signing_text(credential_json: Mapping[str, Any]) -> str:
@@ -282,13 +288,21 @@ def sign_credential(credential: Credential, signer: Signer) -> Credential:
 
 
 def signature_valid(credential: Credential) -> bool:
-    """Whether the signature is the issuer's over the credential (never raises)."""
+    """Whether the signature is the issuer's over the credential (never raises).
+
+    The check itself is cached by its exact inputs (the signed text, which hashes every
+    signed field, the signature and the issuer): a pure function, so a cached answer is
+    the answer. Revocation and supersession are never cached (stage 6 reads them from
+    the store on every request)."""
     if not credential.signature:
         return False
+    return _message_valid(credential.signing_text(), credential.signature, credential.issuer_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _message_valid(text: str, signature: str, issuer_id: str) -> bool:
     try:
-        return verify_message(
-            credential.signing_text(), credential.signature, bytes.fromhex(credential.issuer_id)
-        )
+        return verify_message(text, signature, bytes.fromhex(issuer_id))
     except (ZbaseError, ValueError):
         return False
 

@@ -26,6 +26,7 @@ from lnhive.manage.credential import (
 
 MAX_ACTIVE = 1000
 MAX_REASON = 500
+PARSED_CACHE_SIZE = 2 * MAX_ACTIVE
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class CredentialStore:
         self._schema_ids = tuple(schema_ids)
         self._node_id = node_id
         self._queue = ConfirmQueue(store)
+        self._parsed: dict[str, Credential] = {}
 
     def issue(
         self,
@@ -117,7 +119,15 @@ class CredentialStore:
         return credential
 
     def _load(self, text: str) -> Credential:
-        return parse_credential(json.loads(text), self._schema_ids)
+        """The credential stored as ``text``, parsed once per distinct text (a credential
+        is immutable; its status is read from its row on every request, never cached)."""
+        cached = self._parsed.get(text)
+        if cached is None:
+            cached = parse_credential(json.loads(text), self._schema_ids)
+            if len(self._parsed) >= PARSED_CACHE_SIZE:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[text] = cached
+        return cached
 
     def find(self, credential_id: str) -> Credential | None:
         row = self._store.query_one(
@@ -153,6 +163,15 @@ class CredentialStore:
             (f"nostr:{advisor_key}",),
         )
         return None if row is None else self._load(row["credential_json"])
+
+    def has_active(self, advisor_key: str) -> bool:
+        """Whether the advisor holds an active credential (what :meth:`active_for` would
+        find, without loading it)."""
+        row = self._store.query_one(
+            "SELECT 1 FROM comms_credentials WHERE agent_id = ? AND status = 'active' LIMIT 1",
+            (f"nostr:{advisor_key}",),
+        )
+        return row is not None
 
     def all(self, status: str | None = None) -> list[Credential]:
         sql = "SELECT credential_json FROM comms_credentials"

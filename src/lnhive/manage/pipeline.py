@@ -18,12 +18,14 @@ without re-running the action (spec §1 stage 14).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +58,13 @@ from lnhive.manage.schemas import CATALOGUE
 from lnhive.manage.snapshot import NodeSnapshot
 from lnhive.manage.snapshot_from_node import snapshot_from_node
 from lnhive.transport import nonces, nostr_store
-from lnhive.transport.admission import admit_envelope
 from lnhive.transport.codes import code_for
-from lnhive.transport.envelope import DEFAULT_MAX_SKEW_S, Envelope, parse_envelope
+from lnhive.transport.envelope import (
+    DEFAULT_MAX_SKEW_S,
+    Envelope,
+    parse_envelope,
+    verify_envelope,
+)
 from lnhive.transport.nonces import NonceRegistry
 from lnhive.transport.reply import error_reply, ok_reply, reply_for_error
 
@@ -67,6 +73,8 @@ log = logging.getLogger(__name__)
 DB_NAME = manage_store.DEFAULT_FILENAME
 TRANSPORTS = ("rest",)
 """Transports ``hive-comms-rpc`` (:meth:`Pipeline.handle`) accepts."""
+REFUSAL_CACHE_SIZE = 256
+"""Signed pre-authentication refusals kept for reuse (see ``Pipeline._unauthenticated_reply``)."""
 NOSTR_TRANSPORT = "nostr_dm"
 """Envelopes from Nostr DMs, only through :meth:`Pipeline.handle_nostr`."""
 
@@ -76,6 +84,14 @@ CREATE TABLE comms_inflight (
     started_at REAL NOT NULL,
     draft_json TEXT NOT NULL);
 """
+
+COUNT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS comms_action_log_count "
+    "ON comms_action_log (advisor_id, at, status, danger, effects)"
+)
+"""Covers the per-advisor counts of :class:`~lnhive.manage.counters.LogHistory` (the
+rate limits read it on every request) without touching the table. Created at start
+(idempotent) rather than as a migration: an index changes no data or schema version."""
 
 MIGRATIONS: tuple[Migration, ...] = (
     manage_store.MIGRATIONS[0],
@@ -132,6 +148,20 @@ def _draft_from_json(text: str) -> ReceiptDraft:
     return ReceiptDraft(**json.loads(text))
 
 
+def _fresh_copy(reply: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a JSON object whose nested objects and arrays are copies too."""
+
+    def copy_value(value: Any) -> Any:
+        if type(value) is dict:
+            return {k: copy_value(v) for k, v in value.items()}
+        if type(value) is list:
+            return [copy_value(v) for v in value]
+        return value
+
+    out: dict[str, Any] = copy_value(reply)
+    return out
+
+
 class Pipeline:
     def __init__(
         self,
@@ -151,6 +181,7 @@ class Pipeline:
         self._checkrune = checkrune
         self.lock = threading.RLock()
         self.store = Store(db_path, MIGRATIONS)
+        self.store.execute(COUNT_INDEX)
         self.node_id = str(node.getinfo()["id"])
         nostr_secret = bytes.fromhex(str(node.makesecret(string=NOSTR_LABEL)["secret"]))
         self.nostr_pubkey = bip340.xonly_pubkey(nostr_secret).hex()
@@ -165,6 +196,8 @@ class Pipeline:
         self.executor = Executor(node, self.store, clock, dry_run=self.options.dry_run)
         if self.store.query_one("SELECT 1 FROM comms_policy WHERE id = 1") is None:
             self.gate.policy.set_preset(self.options.policy_preset)
+        self._refusals: dict[str, dict[str, Any]] = {}
+        self._in_request = False
 
     def close(self) -> None:
         self.store.close()
@@ -237,11 +270,13 @@ class Pipeline:
 
     def _is_advisor(self, sender: str) -> bool:
         key = sender[len("nostr:") :]
-        return self.gate.credentials.active_for(key) is not None
+        return self.gate.credentials.has_active(key)
 
     def _ingress(
         self, raw: Any, transport: str, sender: str | None, rune: str | None, *, dm: bool = False
-    ) -> Any:
+    ) -> Envelope:
+        """Stage 1 and the REST rune, then the envelope's structure (parsed once here and
+        handed on to :func:`admit_envelope`)."""
         if dm:
             if not self.options.nostr_enabled:
                 raise TransportDisabled("the nostr transport is disabled")
@@ -268,7 +303,7 @@ class Pipeline:
             raise InvalidRequest("missing sender")
         if sender not in (env.sender, env.sender_key):
             raise InvalidRequest("sender does not match the envelope's sender")
-        return raw
+        return env
 
     # -- the flow ------------------------------------------------------------------------
 
@@ -305,22 +340,104 @@ class Pipeline:
     ) -> dict[str, Any]:
         with self.lock:
             try:
-                raw = self._ingress(raw, transport, sender, rune, dm=dm)
-                env = admit_envelope(
-                    raw,
+                parsed = self._ingress(raw, transport, sender, rune, dm=dm)
+                env = verify_envelope(
+                    parsed,
                     recipient=self.nostr_pubkey,
                     now=self.clock.now(),
-                    nonces=self.nonces,
                     max_skew_s=self.options.max_skew_s,
                     sender_allowed=self._is_advisor,
                 )
+                # a replay is refused before any transaction; consume() checks again
+                self.nonces.check(env.sender, env.nonce, request_hash=env.request_hash())
             except LnhiveError as err:  # pre-auth refusals and replays: never a receipt
-                return reply_for_error(err, transport=transport, key=self.key)
-            try:
-                return self._authenticated(env, transport)
-            except Exception as exc:  # a bug must still answer, and never leak its text
-                log.exception("management flow failed")
-                return self.refuse(env, transport, Internal(f"{type(exc).__name__}: {exc}"))
+                return self._unauthenticated_reply(err, transport)
+            # One transaction from the nonce to the receipt (comms spec §1 step 5 onwards):
+            # the reply is returned only after it commits (ARCHITECTURE decision 10), so a
+            # crash before then leaves neither nonce nor receipt and nothing was answered;
+            # an action that changes the node commits everything first (see execute).
+            with self._request_transaction():
+                try:
+                    self.nonces.consume(
+                        env.sender, env.nonce, now=self.clock.now(), request_hash=env.request_hash()
+                    )
+                except LnhiveError as err:  # replays: never a receipt
+                    return self._unauthenticated_reply(err, transport)
+                try:
+                    return self._authenticated(env, transport)
+                except Exception as exc:  # a bug must still answer, and never leak its text
+                    log.exception("management flow failed")
+                    self._resume_request(env)
+                    return self.refuse(env, transport, Internal(f"{type(exc).__name__}: {exc}"))
+
+    def _unauthenticated_reply(self, err: LnhiveError, transport: str) -> dict[str, Any]:
+        """The signed reply to a request refused before authentication (or a replay).
+
+        It names no request (``in_reply_to`` and the echo fields are null) and carries no
+        receipt, so the same refusal always signs the same object: the signed reply is
+        kept (a bounded cache) and handed out again, a copy each time. Still one signed
+        reply per refusal (ARCHITECTURE §8.4), without a signature per forged request."""
+        unsigned = reply_for_error(err, transport=transport)
+        # JSON values built in a fixed order: equal reprs are equal replies.
+        cache_key = repr(unsigned)
+        cached = self._refusals.get(cache_key)
+        if cached is None:
+            cached = reply_for_error(err, transport=transport, key=self.key)
+            if len(self._refusals) >= REFUSAL_CACHE_SIZE:
+                self._refusals.pop(next(iter(self._refusals)))
+            self._refusals[cache_key] = cached
+        return _fresh_copy(cached)
+
+    @contextmanager
+    def _request_transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` around one request (``ROLLBACK`` if it raises);
+        inside someone else's transaction, joins it."""
+        conn = self.store.connection()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        self._in_request = True
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_request = False
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+    def _resume_request(self, env: Envelope) -> None:
+        """After an unexpected error inside a request's transaction: if SQLite abandoned
+        it (an I/O error rolls back), begin again and consume the nonce again, so the
+        refusal's receipt never commits without the nonce."""
+        conn = self.store.connection()
+        if not self._in_request or conn.in_transaction:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        last = self.nonces.last(env.sender)
+        if last is None or last.last_nonce < env.nonce:
+            self.nonces.consume(
+                env.sender, env.nonce, now=self.clock.now(), request_hash=env.request_hash()
+            )
+
+    @contextmanager
+    def _committed(self) -> Iterator[None]:
+        """Inside a request's transaction: commit everything so far (nonce, action log,
+        in-flight marker) and run the block outside any transaction, as a node call that
+        changes state must (ARCHITECTURE decision 10); the request's transaction resumes
+        afterwards. Outside one, everything is already committed: just run the block."""
+        conn = self.store.connection()
+        if not self._in_request or not conn.in_transaction:
+            yield
+            return
+        conn.execute("COMMIT")
+        try:
+            yield
+        finally:
+            conn.execute("BEGIN IMMEDIATE")
 
     def snapshot(self) -> NodeSnapshot:
         return snapshot_from_node(self.node, hive_peers=self.executor.hive_peers())
@@ -470,18 +587,19 @@ class Pipeline:
         error: LnhiveError | None = None
         out: Any = None
         calls: list[dict[str, Any]] = []
-        try:
-            ex = self.executor.execute(
-                p, result.params, snapshot, skip_channels=result.skip_channels
-            )
-            out, calls = ex.result, ex.rpc_calls
-        except ExecutionFailed as err:
-            error, calls = err, err.calls
-        except LnhiveError as err:
-            error = err
-        except Exception as exc:
-            log.exception("executor failed")
-            error = Internal(f"{type(exc).__name__}: {exc}")
+        with self._committed() if writes else contextlib.nullcontext():
+            try:
+                ex = self.executor.execute(
+                    p, result.params, snapshot, skip_channels=result.skip_channels
+                )
+                out, calls = ex.result, ex.rpc_calls
+            except ExecutionFailed as err:
+                error, calls = err, err.calls
+            except LnhiveError as err:
+                error = err
+            except Exception as exc:
+                log.exception("executor failed")
+                error = Internal(f"{type(exc).__name__}: {exc}")
         after = None
         if before is not None and writes and calls:
             try:

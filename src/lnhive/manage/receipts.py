@@ -160,6 +160,12 @@ class ReceiptDraft:
 
     def body(self, *, seq: int, created_at: int, prev_hash: str) -> dict[str, Any]:
         """The receipt body (everything but ``receipt_hash`` and ``sig``), validated."""
+        return self.canonical_body(seq=seq, created_at=created_at, prev_hash=prev_hash)[0]
+
+    def canonical_body(
+        self, *, seq: int, created_at: int, prev_hash: str
+    ) -> tuple[dict[str, Any], bytes]:
+        """:meth:`body` and its JCS bytes (what ``receipt_hash`` hashes and the log stores)."""
         body: dict[str, Any] = {
             "v": VERSION,
             "seq": seq,
@@ -187,8 +193,8 @@ class ReceiptDraft:
         problem = body_problem(body)
         if problem is not None:
             raise InvalidInput(f"receipt: {problem}")
-        canonical_json(body)  # raises InvalidInput on values JCS cannot carry
-        return body
+        data = canonical_json(body)  # raises InvalidInput on values JCS cannot carry
+        return body, data
 
 
 def _opt(value: object, kind: type | tuple[type, ...]) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lnhive.cln.api import NodeApi
@@ -89,10 +89,13 @@ class ReceiptKey:
 
     secret: bytes
     attestation: dict[str, Any]
+    _pubkey: str = field(default="", init=False, compare=False, repr=False)
+    """The x-only public key, derived once."""
 
     def __post_init__(self) -> None:
         if not secp256k1_secret_valid(self.secret):
             raise InvalidInput("receipt secret is not a valid secp256k1 key")
+        object.__setattr__(self, "_pubkey", bip340.xonly_pubkey(self.secret).hex())
         if self.attestation.get("receipt_key") != self.pubkey:
             raise InvalidInput("attestation names another receipt key")
 
@@ -102,7 +105,7 @@ class ReceiptKey:
     @property
     def pubkey(self) -> str:
         """x-only receipt public key, 64 hex."""
-        return bip340.xonly_pubkey(self.secret).hex()
+        return self._pubkey
 
     @property
     def node_id(self) -> str:

@@ -20,13 +20,13 @@ from typing import Any
 
 from lnhive.core.clock import Clock
 from lnhive.core.errors import InvalidInput
+from lnhive.core.hashing import sha256_hex
 from lnhive.core.store import Store
 from lnhive.manage.receipts import (
     ZERO_HASH,
     ReceiptDraft,
     checkpoint_body,
     dumps,
-    hash_body,
 )
 from lnhive.manage.receipts_key import ReceiptKey
 from lnhive.manage.receipts_verify import (
@@ -168,9 +168,11 @@ class ReceiptLog:
         now = int(self._clock.now())
         with self._store.transaction() as conn:
             head = self.head()
-            body = draft.body(seq=head.seq + 1, created_at=now, prev_hash=head.receipt_hash)
-            body_text = dumps(body)
-            receipt_hash = hash_body(body)
+            body, data = draft.canonical_body(
+                seq=head.seq + 1, created_at=now, prev_hash=head.receipt_hash
+            )
+            body_text = data.decode("utf-8")  # = dumps(body)
+            receipt_hash = sha256_hex(data)  # = hash_body(body)
             sig = self._key.sign_digest(bytes.fromhex(receipt_hash))
             conn.execute(
                 "INSERT INTO management_receipts (seq, created_at, actor, schema_id, action, "

@@ -2,8 +2,10 @@
 
 Step 1 (throttle, transport enabled) and the REST rune belong to the ingress; steps 6
 onwards (credential, validation, scoring, scope, policy) to :mod:`lnhive.manage`.
-Both the REST method ``hive-comms-rpc`` and the Nostr DM handler call
-:func:`admit_envelope` with the raw envelope they received.
+:func:`admit_envelope` does them in one call. The comms pipeline
+(:class:`lnhive.manage.pipeline.Pipeline`) runs the same steps in the same order itself
+(:func:`~lnhive.transport.envelope.verify_envelope`, then the nonce inside the request's
+transaction) so that the nonce commits together with the request's receipt.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from lnhive.transport.nonces import NonceRegistry
 
 
 def admit_envelope(
-    raw: str | bytes | Mapping[str, Any],
+    raw: str | bytes | Mapping[str, Any] | Envelope,
     *,
     recipient: str,
     now: float,
@@ -25,6 +27,9 @@ def admit_envelope(
     sender_allowed: Callable[[str], bool] | None = None,
 ) -> Envelope:
     """Structure, clock, authentication, then the nonce (consumed atomically).
+
+    ``raw`` may be an :class:`Envelope` already parsed by :func:`parse_envelope` (the
+    ingress parses it to match the sender): it is not parsed again.
 
     Raises, in this order of checks: ``invalid_request`` / ``payload_too_large``
     (structure), ``clock_skew``, ``unauthorized`` (unknown sender, wrong recipient, bad

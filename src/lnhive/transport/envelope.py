@@ -31,7 +31,7 @@ from typing import Any
 from lnhive.core import bip340
 from lnhive.core.canonical import canonical_hash, canonical_json
 from lnhive.core.errors import ClockSkew, InvalidRequest, Unauthorized
-from lnhive.core.hashing import sha256_hex
+from lnhive.core.hashing import sha256, sha256_hex
 from lnhive.transport import jsonlimits
 
 VERSION = 1
@@ -95,6 +95,10 @@ class Envelope:
     v: int = VERSION
     size: int = field(default=0, compare=False)
     """JCS size in bytes, as measured by :func:`parse_envelope`."""
+    _jcs: bytes | None = field(default=None, init=False, compare=False, repr=False)
+    """Cached :meth:`canonical` (never copied by ``dataclasses.replace``)."""
+    _request_hash: str | None = field(default=None, init=False, compare=False, repr=False)
+    _digest: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def sender_key(self) -> str:
@@ -122,17 +126,41 @@ class Envelope:
         return out
 
     def canonical(self) -> bytes:
-        """JCS bytes of the whole envelope, signature included."""
-        return canonical_json(self.to_json())
+        """JCS bytes of the whole envelope, signature included (computed once: an
+        envelope's fields, ``params`` included, are never changed after parsing)."""
+        if self._jcs is None:
+            object.__setattr__(self, "_jcs", canonical_json(self.to_json()))
+        assert self._jcs is not None
+        return self._jcs
 
     def signing_digest(self) -> bytes:
         """The 32 bytes the sender signed: SHA-256(JCS(envelope without signature))."""
-        return signing_digest(self.unsigned())
+        if self._digest is None:
+            object.__setattr__(self, "_digest", sha256(self._unsigned_canonical()))
+        assert self._digest is not None
+        return self._digest
+
+    def _unsigned_canonical(self) -> bytes:
+        """JCS bytes of :meth:`unsigned`, cut from :meth:`canonical` when already known.
+
+        JCS sorts members by key, and only ``timestamp`` and ``v`` (integers) sort after
+        ``signature``; so the whole envelope's bytes end with exactly ``suffix`` below,
+        and without that member they are the unsigned envelope's bytes. Anything else
+        (never expected) is canonicalised afresh."""
+        if self._jcs is not None:
+            tail = f',"timestamp":{self.timestamp},"v":{self.v}}}'.encode()
+            suffix = f',"signature":"{self.signature}"'.encode() + tail
+            if type(self.timestamp) is int and type(self.v) is int and self._jcs.endswith(suffix):
+                return self._jcs[: -len(suffix)] + tail
+        return canonical_json(self.unsigned())
 
     def request_hash(self) -> str:
         """Hex SHA-256 of the JCS of the whole signed envelope: the advisor's statement,
         as receipts (``request_hash``) and replies (``in_reply_to``) name it."""
-        return sha256_hex(self.canonical())
+        if self._request_hash is None:
+            object.__setattr__(self, "_request_hash", sha256_hex(self.canonical()))
+        assert self._request_hash is not None
+        return self._request_hash
 
 
 def signing_digest(unsigned: Mapping[str, Any]) -> bytes:
@@ -204,7 +232,7 @@ def parse_envelope(raw: str | bytes | Mapping[str, Any] | Envelope) -> Envelope:
     if not isinstance(obj, dict):
         raise InvalidRequest(f"envelope must be a JSON object, got {_kind(obj)}")
     jsonlimits.check_shape(obj)
-    size = jsonlimits.check_size(obj)
+    jcs = jsonlimits.check_size_canonical(obj)
     env = _closed(obj, FIELDS, "envelope")
     _integer(env, "v", 0, MAX_NONCE)
     if env["v"] != VERSION:
@@ -238,7 +266,7 @@ def parse_envelope(raw: str | bytes | Mapping[str, Any] | Envelope) -> Envelope:
     signature = env["signature"]
     if not isinstance(signature, str) or _SIG.fullmatch(signature) is None:
         raise InvalidRequest("signature must be 'bip340:' + 128 lowercase hex")
-    return Envelope(
+    out = Envelope(
         schema_type=schema_type,
         action=action,
         params=params,
@@ -250,8 +278,12 @@ def parse_envelope(raw: str | bytes | Mapping[str, Any] | Envelope) -> Envelope:
         timestamp=timestamp,
         signature=signature,
         confirm_action_id=confirm,
-        size=size,
+        size=len(jcs),
     )
+    # ``obj`` has exactly the keys and values of ``out.to_json()`` (closed key set, each
+    # field checked above, ``params`` the same object), so its JCS is the envelope's.
+    object.__setattr__(out, "_jcs", jcs)
+    return out
 
 
 def check_clock(env: Envelope, now: float, max_skew_s: float = DEFAULT_MAX_SKEW_S) -> None:

@@ -109,10 +109,20 @@ def compact_size(value: object) -> int:
 
 def check_size(value: object, limit: int = MAX_ENVELOPE_BYTES) -> int:
     """The JCS size of ``value``; :class:`PayloadTooLarge` above ``limit``."""
-    size = compact_size(value)
+    return len(check_size_canonical(value, limit))
+
+
+def check_size_canonical(value: object, limit: int = MAX_ENVELOPE_BYTES) -> bytes:
+    """The JCS bytes of ``value`` (:class:`InvalidRequest` if JCS refuses it);
+    :class:`PayloadTooLarge` when they are longer than ``limit``."""
+    try:
+        data = canonical_json(value)
+    except InvalidInput as exc:
+        raise InvalidRequest(exc.message) from None
+    size = len(data)
     if size > limit:
         raise PayloadTooLarge(
             f"message exceeds maximum size ({limit} bytes)",
             details={"max_bytes": limit, "size": size},
         )
-    return size
+    return data

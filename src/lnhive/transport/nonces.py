@@ -60,25 +60,33 @@ class NonceRegistry:
         if type(nonce) is not int or not 1 <= nonce <= MAX_NONCE:
             raise InvalidInput(f"nonce must be an integer between 1 and {MAX_NONCE}")
         with self._store.transaction() as conn:
-            row = conn.execute(
-                f"SELECT last_nonce, request_hash FROM {TABLE} WHERE sender = ?", (sender,)
-            ).fetchone()
-            if row is not None and nonce <= int(row["last_nonce"]):
-                duplicate = (
-                    nonce == int(row["last_nonce"])
-                    and request_hash is not None
-                    and request_hash == row["request_hash"]
-                )
-                raise Replay(
-                    "replay rejected: nonce not monotonic",
-                    details={"duplicate": duplicate},
-                )
+            self._check(sender, nonce, request_hash)
             conn.execute(
                 f"INSERT INTO {TABLE} (sender, last_nonce, request_hash, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (sender) DO UPDATE SET "
                 "last_nonce = excluded.last_nonce, request_hash = excluded.request_hash, "
                 "updated_at = excluded.updated_at",
                 (sender, nonce, request_hash, int(now)),
+            )
+
+    def check(self, sender: str, nonce: int, *, request_hash: str | None = None) -> None:
+        """Raise :class:`Replay` as :meth:`consume` would, without consuming anything (a
+        cheap early refusal; only :meth:`consume` accepts)."""
+        self._check(sender, nonce, request_hash)
+
+    def _check(self, sender: str, nonce: int, request_hash: str | None) -> None:
+        row = self._store.query_one(
+            f"SELECT last_nonce, request_hash FROM {TABLE} WHERE sender = ?", (sender,)
+        )
+        if row is not None and nonce <= int(row["last_nonce"]):
+            duplicate = (
+                nonce == int(row["last_nonce"])
+                and request_hash is not None
+                and request_hash == row["request_hash"]
+            )
+            raise Replay(
+                "replay rejected: nonce not monotonic",
+                details={"duplicate": duplicate},
             )
 
     def last(self, sender: str) -> NonceState | None:
