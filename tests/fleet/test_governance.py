@@ -230,3 +230,41 @@ def test_a_new_member_learns_bans_and_promotions_from_the_roster(fleet: Fleet) -
     assert fleet.id("e") not in tiers
     assert tiers[fleet.id("d")] == "member"
     assert [x["peer_id"] for x in fleet.hives["f"].roster.banned()] == [fleet.id("e")]
+
+
+def test_vouches_and_gossip_reach_members_through_relays(tmp_path: Path) -> None:
+    """Spec §8 test 17: d is linked only to c; its gossip and a's vouch cross the line
+    a - b - c - d by relay, and each node processes each message once."""
+    f = Fleet(tmp_path, ["a", "b", "c", "d"])
+    try:
+        f.hives["a"].genesis("hive_r")
+        for name in ("b", "c", "d"):
+            f.advance(11)
+            f.connect("a", name)
+            f.hives[name].join(f.hives["a"].invite()["ticket"])
+            f.settle()
+        f.net.disconnect("a", "c")
+        f.net.disconnect("a", "d")
+        f.connect("b", "c")
+        f.connect("c", "d")
+        f.advance(11)
+        for name in ("a", "b", "c", "d"):
+            f.hives[name].gossip_now()  # records learn the line's links
+        f.settle()
+        f.hives["a"].force_promote(f.id("b"))  # two members: a, b
+        f.settle()
+        assert f.hives["d"].roster.tier(f.id("b")) == "member"
+        f.advance(11)
+        applied = {n: f.hives[n].stats["gossip.applied"] for n in ("a", "b", "c")}
+        version = f.hives["d"].gossip_now()["version"]
+        f.settle()
+        for name in ("a", "b", "c"):
+            assert f.hives[name].hivemap.versions()[f.id("d")] == version
+            assert f.hives[name].stats["gossip.applied"] - applied[name] == 1  # once each
+        f.hives["a"].vouch(f.id("c"))
+        f.hives["b"].vouch(f.id("c"))
+        f.settle()
+        for name in ("a", "b", "c", "d"):
+            assert f.hives[name].roster.tier(f.id("c")) == "member"
+    finally:
+        f.close()
