@@ -19,7 +19,7 @@ from pyln.client import RpcError
 
 import lnhive.plugins
 from lnhive.identity.bindings import verify_binding
-from lnhive.identity.credentials import issue_credential, verify_credential
+from lnhive.identity.credentials import CredentialFailure, issue_credential, verify_credential
 from lnhive.identity.keys import DidSigner
 from lnhive.identity.store import DB_NAME
 from lnhive.sim.testing import NodeFactory, TestNode
@@ -178,3 +178,41 @@ def test_offline_options_and_an_unusable_database(
     )
     b.wait_for_log("store_error")
     assert b.rpc.getinfo()["id"] == b.id
+
+
+def test_issue_revoke_and_verify_fails(node_factory: NodeFactory) -> None:
+    a, b = node_factory.get_nodes(2, plugins=[PLUGIN])
+    a.rpc.call("hive-archon-provision")
+    vc = a.rpc.call("hive-archon-vc-issue", {"subject": b.id, "claims_json": {"x": 1}})[
+        "credential"
+    ]
+    assert vc["credentialStatus"]["type"] == "BitstringStatusListEntry"
+    assert a.rpc.call("hive-archon-vc-verify", {"vc_json": vc})["status"] == "valid"
+    assert b.rpc.call("hive-archon-vc-verify", {"vc_json": vc})["status"] == "unchecked"
+    fresh = a.rpc.call("hive-archon-status-list")["status_list_credential"]
+    ok = b.rpc.call("hive-archon-vc-verify", {"vc_json": vc, "status_list_json": fresh})
+    assert ok["status"] == "valid"
+
+    out = a.rpc.call("hive-archon-vc-revoke", {"credential_id": vc["id"], "reason": "test"})
+    assert out["status_list_index"] == int(vc["credentialStatus"]["statusListIndex"])
+    status_list = a.rpc.call("hive-archon-status-list")["status_list_credential"]
+    assert status_list == out["status_list_credential"]
+    e = _error(a, "hive-archon-vc-verify", {"vc_json": vc})
+    assert e["code"] == 22016 and e["message"].startswith("credential_invalid: revoked: ")
+    e = _error(b, "hive-archon-vc-verify", {"vc_json": vc, "status_list_json": status_list})
+    assert e["code"] == 22016 and e["message"].startswith("credential_invalid: revoked: ")
+    with pytest.raises(CredentialFailure) as err:  # offline, with the fetched list
+        verify_credential(vc, now=time.time(), status_list=status_list)
+    assert err.value.kind == "revoked"
+
+    before = a.rpc.call("hive-archon-status")
+    assert before["credentials"]["revoked"] == 1
+    e = _error(a, "hive-archon-vc-revoke", {"credential_id": vc["id"]})
+    assert e["code"] == 22003 and "already revoked" in e["message"]
+    e = _error(a, "hive-archon-vc-revoke", {"credential_id": "urn:uuid:missing"})
+    assert e["code"] == 22002
+    tampered = dict(status_list, validFrom="2020-01-01T00:00:00Z")
+    e = _error(b, "hive-archon-vc-verify", {"vc_json": vc, "status_list_json": tampered})
+    assert e["code"] == 22016 and "bad_status_list" in e["message"]
+    assert a.rpc.call("hive-archon-status") == before
+    assert a.rpc.call("hive-archon-status-list")["status_list_credential"] == status_list

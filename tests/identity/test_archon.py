@@ -49,7 +49,7 @@ def test_provision_is_idempotent_and_binds_both_keys(archon: Archon) -> None:
     assert status["bindings"]["cln"]["subject"] == f"urn:lnhive:node:{archon.node_id}"
     assert status["bindings"]["nostr"]["subject"] == f"urn:lnhive:nostr:{archon.nostr_pubkey}"
     assert all(b["verified"] for b in status["bindings"].values())
-    assert status["credentials"] == {"issued": 0, "live": 0}
+    assert status["credentials"] == {"issued": 0, "live": 0, "revoked": 0}
     assert status["network_enabled"] is False
 
 
@@ -144,7 +144,7 @@ def test_issue_list_export_verify(archon: Archon, clock_node: tuple[VirtualClock
 
     clock.advance(31 * 86400)
     assert archon.list_credentials()["credentials"][1]["status"] == "expired"
-    assert archon.status()["credentials"] == {"issued": 2, "live": 1}
+    assert archon.status()["credentials"] == {"issued": 2, "live": 1, "revoked": 0}
     with pytest.raises(CredentialInvalid, match=r"^expired: expired at"):
         archon.verify(one["credential"])
 

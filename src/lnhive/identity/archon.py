@@ -1,6 +1,7 @@
 """The cl-hive-archon service: provisioning, bindings, credentials and signing (slice 1).
 
-Everything runs offline. The DID is the did:key of the Ed25519 key derived with
+Everything runs offline. Every credential the node issues carries a W3C Bitstring Status
+List entry in the node's revocation list; revoking sets its bit and re-signs the list. The DID is the did:key of the Ed25519 key derived with
 ``makesecret`` (decisions 2 and 6), so provisioning again — or on a node restored from
 the same ``hsm_secret`` — yields the same DID. Failures raise :mod:`lnhive.core.errors`
 classes (the plugin maps them into 22000-22999); nothing is written unless every
@@ -42,7 +43,10 @@ from lnhive.identity.bindings import (
     verify_binding,
 )
 from lnhive.identity.credentials import (
+    REVOKED,
     CredentialFailure,
+    build_list_credential,
+    check_status,
     issue_credential,
     parse_object,
     subject_uri,
@@ -50,11 +54,20 @@ from lnhive.identity.credentials import (
 )
 from lnhive.identity.eddsa_jcs import MALFORMED, UNKNOWN_CRYPTOSUITE, UNSUPPORTED
 from lnhive.identity.keys import DidSigner, verify_message
+from lnhive.identity.statuslist import (
+    MIN_BITS,
+    REVOCATION,
+    empty_list,
+    revocation_entries,
+    set_bit,
+    status_entry,
+)
 from lnhive.identity.store import open_archon_store
 
 SOURCE = "makesecret"
 MAX_LABEL = 120
 MAX_LIST = 500
+MAX_REASON = 500
 DEFAULT_GATEWAY = "https://archon.technology"
 DEFAULT_MIN_BOND = 50_000
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -110,6 +123,8 @@ def failure(kind: str, reason: str) -> LnhiveError:
     text = f"{kind}: {reason}"
     if kind == MALFORMED:
         return InvalidInput(text)
+    if kind == REVOKED:
+        return CredentialInvalid(text)
     if kind in (UNKNOWN_CRYPTOSUITE, UNSUPPORTED):
         return Unsupported(text)
     return CredentialInvalid(text)
@@ -268,7 +283,8 @@ class Archon:
                 }
             now = self._now()
             counts = self.store.query_one(
-                "SELECT COUNT(*) AS total, SUM(valid_until IS NULL OR valid_until >= ?) AS live "
+                "SELECT COUNT(*) AS total, SUM(revoked_at IS NULL AND (valid_until IS NULL OR "
+                "valid_until >= ?)) AS live, SUM(revoked_at IS NOT NULL) AS revoked "
                 "FROM archon_credentials",
                 (now,),
             )
@@ -293,6 +309,7 @@ class Archon:
             "credentials": {
                 "issued": int(counts["total"] or 0) if counts else 0,
                 "live": int(counts["live"] or 0) if counts else 0,
+                "revoked": int(counts["revoked"] or 0) if counts else 0,
             },
             "network_enabled": self.options.network_enabled,
             "gateway_url": self.options.gateway,
@@ -319,25 +336,185 @@ class Archon:
         with self.lock:
             self._require_identity()
             now = self._now()
+            status_list, new_list = self._status_list(now)
+            index = int(status_list["next_index"])
+            if index >= int(status_list["size_bits"]):
+                raise Conflict("the status list is full; no more credentials can be issued")
+            list_id = str(status_list["list_id"])
             vc = issue_credential(
-                self.signer, subject, claims, now=now, types=types, valid_days=valid_days
+                self.signer,
+                subject,
+                claims,
+                now=now,
+                types=types,
+                valid_days=valid_days,
+                credential_status=status_entry(list_id, index),
             )
-            verify_credential(vc, now=now)  # fail closed
+            verify_credential(vc, now=now, status_list=status_list["vc"])  # fail closed
             until = now + valid_days * 86400 if isinstance(valid_days, int) and valid_days else None
-            self.store.execute(
-                "INSERT INTO archon_credentials (credential_id, issuer, subject, types_json, "
-                "vc_json, issued_at, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    vc["id"],
-                    vc["issuer"],
-                    vc["credentialSubject"]["id"],
-                    json.dumps(vc["type"]),
-                    json.dumps(vc, sort_keys=True),
-                    now,
-                    until,
-                ),
-            )
+            with self.store.transaction() as conn:
+                if new_list:
+                    self._insert_list(conn, status_list, now)
+                conn.execute(
+                    "UPDATE archon_status_lists SET next_index = ?, updated_at = ? "
+                    "WHERE list_id = ?",
+                    (index + 1, now, list_id),
+                )
+                conn.execute(
+                    "INSERT INTO archon_credentials (credential_id, issuer, subject, types_json, "
+                    "vc_json, issued_at, valid_until, status_list_id, status_index) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        vc["id"],
+                        vc["issuer"],
+                        vc["credentialSubject"]["id"],
+                        json.dumps(vc["type"]),
+                        json.dumps(vc, sort_keys=True),
+                        now,
+                        until,
+                        list_id,
+                        index,
+                    ),
+                )
         return {"ok": True, "credential_id": vc["id"], "credential": vc}
+
+    # -- revocation (W3C Bitstring Status List) ---------------------------------------
+
+    def _list_id(self) -> str:
+        return f"urn:lnhive:status-list:{self.signer.did.removeprefix(didkey.PREFIX)}:{REVOCATION}"
+
+    def _status_list(self, now: int) -> tuple[dict[str, Any], bool]:
+        """This DID's status list (``bits`` as bytes, ``vc`` parsed) and whether it is new.
+
+        A new list is built and signed in memory; the caller stores it with
+        :meth:`_insert_list` in the transaction that uses it.
+        """
+        row = self.store.query_one(
+            "SELECT * FROM archon_status_lists WHERE did = ?", (self.signer.did,)
+        )
+        if row is not None:
+            out = dict(row)
+            out["bits"] = bytes(row["bits"])
+            out["vc"] = json.loads(row["vc_json"])
+            return out, False
+        list_id = self._list_id()
+        bits = bytes(empty_list(MIN_BITS))
+        vc = build_list_credential(self.signer, list_id, bits, now=now)
+        return {
+            "list_id": list_id,
+            "did": self.signer.did,
+            "status_purpose": REVOCATION,
+            "size_bits": MIN_BITS,
+            "next_index": 0,
+            "bits": bits,
+            "vc": vc,
+            "created_at": now,
+            "updated_at": now,
+        }, True
+
+    @staticmethod
+    def _insert_list(conn: sqlite3.Connection, status_list: dict[str, Any], now: int) -> None:
+        conn.execute(
+            "INSERT INTO archon_status_lists (list_id, did, status_purpose, size_bits, "
+            "next_index, bits, vc_json, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                status_list["list_id"],
+                status_list["did"],
+                status_list["status_purpose"],
+                status_list["size_bits"],
+                status_list["next_index"],
+                status_list["bits"],
+                json.dumps(status_list["vc"], sort_keys=True),
+                now,
+                now,
+            ),
+        )
+
+    def status_list(self) -> dict[str, Any]:
+        """The node's current signed revocation status list credential (for verifiers)."""
+        with self.lock:
+            self._require_identity()
+            now = self._now()
+            current, new = self._status_list(now)
+            if new:
+                with self.store.transaction() as conn:
+                    self._insert_list(conn, current, now)
+            revoked = self.store.query_one(
+                "SELECT COUNT(*) AS n FROM archon_credentials "
+                "WHERE status_list_id = ? AND revoked_at IS NOT NULL",
+                (current["list_id"],),
+            )
+        return {
+            "ok": True,
+            "list_id": current["list_id"],
+            "status_purpose": current["status_purpose"],
+            "size": current["size_bits"],
+            "allocated": current["next_index"],
+            "revoked": int(revoked["n"]) if revoked else 0,
+            "updated_at": current["updated_at"],
+            "status_list_credential": current["vc"],
+        }
+
+    def revoke(self, credential_id: object, reason: object = "") -> dict[str, Any]:
+        """Revoke an issued credential: set its bit and re-sign the status list."""
+        if not isinstance(credential_id, str) or not credential_id:
+            raise InvalidInput("credential_id must be a non-empty string")
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str) or len(reason.strip()) > MAX_REASON:
+            raise InvalidInput(f"reason must be a string of at most {MAX_REASON} characters")
+        reason = reason.strip()
+        with self.lock:
+            self._require_identity()
+            row = self.store.query_one(
+                "SELECT * FROM archon_credentials WHERE credential_id = ?", (credential_id,)
+            )
+            if row is None:
+                raise NotFound(f"no credential {credential_id[:64]}")
+            if row["revoked_at"] is not None:
+                raise Conflict(f"credential {credential_id[:64]} is already revoked")
+            if row["issuer"] != self.signer.did:
+                raise Conflict(
+                    "the credential was issued by another DID; this node cannot revoke it"
+                )
+            if row["status_list_id"] is None or row["status_index"] is None:
+                raise Unsupported("the credential has no status entry (issued before revocation)")
+            now = self._now()
+            current, new = self._status_list(now)
+            if new or current["list_id"] != row["status_list_id"]:
+                raise Internal("the credential's status list is missing")
+            index = int(row["status_index"])
+            bits = bytearray(current["bits"])
+            set_bit(bits, index)
+            vc = build_list_credential(self.signer, str(current["list_id"]), bytes(bits), now=now)
+            try:  # fail closed: the new list must verify and revoke this credential
+                check_status(json.loads(row["vc_json"]), self.signer.did, vc, now=now)
+            except CredentialFailure as exc:
+                if exc.kind != REVOKED:
+                    raise Internal(f"the new status list does not work: {exc.reason}") from None
+            else:
+                raise Internal("the new status list does not revoke the credential")
+            with self.store.transaction() as conn:
+                conn.execute(
+                    "UPDATE archon_status_lists SET bits = ?, vc_json = ?, updated_at = ? "
+                    "WHERE list_id = ?",
+                    (bytes(bits), json.dumps(vc, sort_keys=True), now, current["list_id"]),
+                )
+                conn.execute(
+                    "UPDATE archon_credentials SET revoked_at = ?, revocation_reason = ? "
+                    "WHERE credential_id = ?",
+                    (now, reason, credential_id),
+                )
+        return {
+            "ok": True,
+            "credential_id": credential_id,
+            "revoked_at": now,
+            "reason": reason,
+            "list_id": current["list_id"],
+            "status_list_index": index,
+            "status_list_credential": vc,
+        }
 
     def list_credentials(self, subject: object = "", limit: object = 50) -> dict[str, Any]:
         """Issued credentials, newest first (SUBJECT's only when given)."""
@@ -362,7 +539,9 @@ class Archon:
                 "types": json.loads(r["types_json"]),
                 "issued_at": r["issued_at"],
                 "valid_until": r["valid_until"],
-                "status": "expired"
+                "status": "revoked"
+                if r["revoked_at"] is not None
+                else "expired"
                 if r["valid_until"] is not None and r["valid_until"] < now
                 else "valid",
             }
@@ -392,11 +571,38 @@ class Archon:
             "bindings": bindings,
         }
 
-    def verify(self, vc_json: object) -> dict[str, Any]:
-        """Verify any VC 2.0 credential offline; failures are errors naming the reason."""
+    def _own_list_for(self, vc: dict[str, Any]) -> dict[str, Any] | None:
+        """The node's stored status list when ``vc`` points at it, else None."""
+        try:
+            entries, _ = revocation_entries(vc)
+        except InvalidInput:
+            return None  # verify_credential says what is wrong
+        ids = {e.list_id for e in entries}
+        if not ids:
+            return None
+        rows = self.store.query(
+            "SELECT list_id, vc_json FROM archon_status_lists WHERE list_id IN ("
+            + ",".join("?" * len(ids))
+            + ")",
+            sorted(ids),
+        )
+        return json.loads(rows[0]["vc_json"]) if rows else None
+
+    def verify(self, vc_json: object, status_list_json: object = None) -> dict[str, Any]:
+        """Verify any VC 2.0 credential offline; failures are errors naming the reason.
+
+        The revocation status is checked against ``status_list_json`` when given, else
+        against the node's own list when the credential points at it; otherwise a
+        credential with a status entry is reported with ``status`` ``unchecked``.
+        """
         try:
             vc = parse_object(vc_json, "vc_json")
-            result = verify_credential(vc, now=self.clock.now())
+            if status_list_json is not None and status_list_json != "":
+                status_list: object = parse_object(status_list_json, "status_list_json")
+            else:
+                with self.lock:
+                    status_list = self._own_list_for(vc)
+            result = verify_credential(vc, now=self.clock.now(), status_list=status_list)
         except InvalidInput as exc:
             raise InvalidInput(f"{MALFORMED}: {exc.message}") from None
         except CredentialFailure as exc:
@@ -410,6 +616,7 @@ class Archon:
             "verification_method": result.verification_method,
             "valid_from": result.valid_from,
             "valid_until": result.valid_until,
+            "status": result.status,
             "issuer_is_us": result.issuer == self.signer.did,
         }
 

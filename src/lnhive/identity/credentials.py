@@ -6,7 +6,9 @@ secured with one ``eddsa-jcs-2022`` proof (``proofPurpose`` assertionMethod).
 :func:`verify_credential` checks, in order: shape (``malformed``), proof
 (``unknown_cryptosuite``, ``unsupported``, ``bad_proof``, ``wrong_key``), that the proof
 key is the issuer's (``wrong_key``), then the validity period (``not_yet_valid``,
-``expired``); the first failure wins and says what is wrong.
+``expired``), then the revocation status (``revoked``, ``bad_status_list``) when the
+credential has a Bitstring Status List entry and a status list is given; the first failure
+wins and says what is wrong. A status entry without a list is reported as ``unchecked``.
 """
 
 from __future__ import annotations
@@ -31,11 +33,25 @@ from lnhive.identity.eddsa_jcs import (
     verify_proof,
 )
 from lnhive.identity.keys import DidSigner
+from lnhive.identity.statuslist import (
+    LIST_TYPE,
+    REVOCATION,
+    SUBJECT_TYPE,
+    encode_list,
+    get_bit,
+    list_bits,
+    revocation_entries,
+)
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 VC_TYPE = "VerifiableCredential"
 EXPIRED = "expired"
 NOT_YET_VALID = "not_yet_valid"
+REVOKED = "revoked"
+BAD_STATUS_LIST = "bad_status_list"
+STATUS_NONE = "none"  # no credentialStatus
+STATUS_VALID = "valid"  # every revocation entry checked against its list: not revoked
+STATUS_UNCHECKED = "unchecked"  # a status entry whose list was not available
 
 MAX_CLAIMS_BYTES = 8192
 MAX_CREDENTIAL_BYTES = 65536
@@ -70,6 +86,7 @@ class Verified:
     verification_method: str
     valid_from: str | None
     valid_until: str | None
+    status: str = STATUS_NONE
 
 
 def iso(ts: int) -> str:
@@ -150,6 +167,7 @@ def build_credential(
     valid_from: int,
     valid_until: int | None,
     credential_id: str | None = None,
+    credential_status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An unsigned VC 2.0 credential."""
     vc: dict[str, Any] = {
@@ -162,6 +180,8 @@ def build_credential(
     if valid_until is not None:
         vc["validUntil"] = iso(valid_until)
     vc["credentialSubject"] = {"id": subject, **claims}
+    if credential_status is not None:
+        vc["credentialStatus"] = dict(credential_status)
     return vc
 
 
@@ -173,6 +193,7 @@ def issue_credential(
     now: int,
     types: object = None,
     valid_days: object = 365,
+    credential_status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A credential by ``signer`` about ``subject``, valid from ``now`` for ``valid_days`` (0: no end)."""
     uri = subject_uri(subject)
@@ -181,7 +202,15 @@ def issue_credential(
     if type(valid_days) is not int or not 0 <= valid_days <= MAX_VALID_DAYS:
         raise InvalidInput(f"valid_days must be an integer 0-{MAX_VALID_DAYS} (0: no expiry)")
     until = now + valid_days * 86400 if valid_days else None
-    vc = build_credential(signer.did, uri, checked, types=extra, valid_from=now, valid_until=until)
+    vc = build_credential(
+        signer.did,
+        uri,
+        checked,
+        types=extra,
+        valid_from=now,
+        valid_until=until,
+        credential_status=credential_status,
+    )
     return sign_document(vc, signer, created=iso(now))
 
 
@@ -213,8 +242,98 @@ def _shape(vc: Mapping[str, Any]) -> tuple[str, str | None]:
     return issuer, first_id
 
 
-def verify_credential(vc: object, *, now: float) -> Verified:
-    """Check a credential fully; raises :class:`CredentialFailure` with the first problem."""
+def build_list_credential(
+    signer: DidSigner, list_id: str, bits: bytes, *, now: int
+) -> dict[str, Any]:
+    """The revocation status list credential of ``bits`` signed (eddsa-jcs-2022) by ``signer``."""
+    vc: dict[str, Any] = {
+        "@context": [VC_CONTEXT],
+        "id": list_id,
+        "type": [VC_TYPE, LIST_TYPE],
+        "issuer": signer.did,
+        "validFrom": iso(now),
+        "credentialSubject": {
+            "id": f"{list_id}#list",
+            "type": SUBJECT_TYPE,
+            "statusPurpose": REVOCATION,
+            "encodedList": encode_list(bits),
+        },
+    }
+    return sign_document(vc, signer, created=iso(now))
+
+
+def verify_status_list(status_list: object, issuer: str, *, now: float) -> tuple[str, bytes]:
+    """``(list id, bitstring)`` of a revocation status list credential by ``issuer``.
+
+    Raises :class:`CredentialFailure`: ``malformed`` for a list that is not one,
+    ``bad_status_list`` for one whose proof, validity or issuer is wrong.
+    """
+    if isinstance(status_list, str):
+        try:
+            status_list = json.loads(status_list)
+        except json.JSONDecodeError as exc:
+            raise CredentialFailure(
+                MALFORMED, f"status list is not valid JSON: {exc.msg}"
+            ) from None
+    if not isinstance(status_list, Mapping):
+        raise CredentialFailure(MALFORMED, "status list is not a JSON object")
+    try:
+        checked = verify_credential(status_list, now=now)
+    except CredentialFailure as exc:
+        kind = MALFORMED if exc.kind == MALFORMED else BAD_STATUS_LIST
+        raise CredentialFailure(kind, f"status list: {exc.kind}: {exc.reason}") from None
+    if checked.issuer != issuer:
+        raise CredentialFailure(
+            BAD_STATUS_LIST,
+            f"status list is issued by {checked.issuer[:48]}, not by the issuer {issuer[:48]}",
+        )
+    list_id = status_list.get("id")
+    if not isinstance(list_id, str) or not list_id:
+        raise CredentialFailure(MALFORMED, "status list has no id")
+    try:
+        bits = list_bits(status_list)
+    except InvalidInput as exc:
+        raise CredentialFailure(MALFORMED, f"status list: {exc.message}") from None
+    return list_id, bits
+
+
+def check_status(vc: Mapping[str, Any], issuer: str, status_list: object, *, now: float) -> str:
+    """The revocation status of a verified credential: ``none``, ``valid`` or ``unchecked``.
+
+    Raises :class:`CredentialFailure` ``revoked`` when its bit in the given list is set.
+    """
+    try:
+        entries, others = revocation_entries(vc)
+    except InvalidInput as exc:
+        raise CredentialFailure(MALFORMED, f"credentialStatus: {exc.message}") from None
+    if not entries and not others:
+        return STATUS_NONE
+    if status_list is None:
+        return STATUS_UNCHECKED
+    list_id, bits = verify_status_list(status_list, issuer, now=now)
+    matching = [e for e in entries if e.list_id == list_id]
+    if not matching:
+        raise CredentialFailure(
+            BAD_STATUS_LIST, f"the credential does not point at the status list {list_id[:80]}"
+        )
+    for entry in matching:
+        if entry.index >= len(bits) * 8:
+            raise CredentialFailure(
+                BAD_STATUS_LIST,
+                f"statusListIndex {entry.index} is outside the list (size {len(bits) * 8})",
+            )
+        if get_bit(bits, entry.index):
+            raise CredentialFailure(REVOKED, f"revoked: bit {entry.index} of {list_id[:80]} is set")
+    return STATUS_VALID if len(matching) == len(entries) and not others else STATUS_UNCHECKED
+
+
+def verify_credential(vc: object, *, now: float, status_list: object = None) -> Verified:
+    """Check a credential fully; raises :class:`CredentialFailure` with the first problem.
+
+    ``status_list`` is the issuer's revocation status list credential (object or JSON),
+    checked when the credential has a ``credentialStatus``; without one such a credential's
+    ``status`` is ``unchecked``.
+    """
     if isinstance(vc, str):
         try:
             vc = json.loads(vc)
@@ -242,6 +361,7 @@ def verify_credential(vc: object, *, now: float) -> Verified:
         raise CredentialFailure(NOT_YET_VALID, f"not valid before {vc['validFrom']}")
     if "validUntil" in vc and moment > parse_datetime(vc["validUntil"], "validUntil"):
         raise CredentialFailure(EXPIRED, f"expired at {vc['validUntil']}")
+    status = check_status(vc, issuer, status_list, now=now)
     return Verified(
         issuer=issuer,
         subject=subject,
@@ -249,4 +369,5 @@ def verify_credential(vc: object, *, now: float) -> Verified:
         verification_method=check.key.verification_method,
         valid_from=vc.get("validFrom"),
         valid_until=vc.get("validUntil"),
+        status=status,
     )

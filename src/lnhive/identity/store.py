@@ -43,6 +43,26 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX archon_credentials_subject ON archon_credentials (subject, issued_at);
     CREATE INDEX archon_credentials_issued ON archon_credentials (issued_at);
     """,
+    # 2: revocation through a W3C Bitstring Status List (one list per DID)
+    """
+    CREATE TABLE archon_status_lists (
+        list_id TEXT PRIMARY KEY,
+        did TEXT NOT NULL UNIQUE,
+        status_purpose TEXT NOT NULL,
+        size_bits INTEGER NOT NULL,
+        next_index INTEGER NOT NULL,
+        bits BLOB NOT NULL,
+        vc_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    ALTER TABLE archon_credentials ADD COLUMN status_list_id TEXT;
+    ALTER TABLE archon_credentials ADD COLUMN status_index INTEGER;
+    ALTER TABLE archon_credentials ADD COLUMN revoked_at INTEGER;
+    ALTER TABLE archon_credentials ADD COLUMN revocation_reason TEXT;
+    CREATE UNIQUE INDEX archon_credentials_status
+        ON archon_credentials (status_list_id, status_index);
+    """,
 )
 
 

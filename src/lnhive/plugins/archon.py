@@ -3,7 +3,7 @@
 
 A thin pyln-client shell over :class:`lnhive.identity.archon.Archon`. The DID is the
 did:key of an Ed25519 key derived with ``makesecret``; credentials are W3C VC 2.0 with
-``eddsa-jcs-2022`` proofs; bindings to the node key and the Nostr key verify offline.
+``eddsa-jcs-2022`` proofs, revocable through the node's W3C Bitstring Status List; bindings to the node key and the Nostr key verify offline.
 Failures are JSON-RPC errors in 22000-22999 whose message begins with the symbolic
 reason (``credential_invalid: expired: …``). The plugin is offline: the Archon gateway
 options are read and checked but not used yet.
@@ -151,10 +151,25 @@ def hive_archon_vc_export(credential_id: str) -> dict[str, Any]:
 
 
 @plugin.method("hive-archon-vc-verify")
-def hive_archon_vc_verify(vc_json: Any) -> dict[str, Any]:
+def hive_archon_vc_verify(vc_json: Any, status_list_json: Any = None) -> dict[str, Any]:
     """Verify a VC 2.0 credential offline (shape, eddsa-jcs-2022 proof, issuer key,
-    validity period); a failure is an error naming the reason."""
-    return _call(lambda: _archon().verify(vc_json))
+    validity period, and revocation against STATUS_LIST_JSON or this node's own status
+    list); a failure is an error naming the reason."""
+    return _call(lambda: _archon().verify(vc_json, status_list_json))
+
+
+@plugin.method("hive-archon-vc-revoke")
+def hive_archon_vc_revoke(credential_id: str, reason: str = "") -> dict[str, Any]:
+    """Revoke a credential this node issued: set its bit in the node's Bitstring Status
+    List and re-sign the list (REASON: at most 500 characters, kept locally)."""
+    return _call(lambda: _archon().revoke(credential_id, reason))
+
+
+@plugin.method("hive-archon-status-list")
+def hive_archon_status_list() -> dict[str, Any]:
+    """The node's current signed revocation status list credential (W3C Bitstring Status
+    List), for verifiers to check this node's credentials against."""
+    return _call(lambda: _archon().status_list())
 
 
 @plugin.method("hive-archon-binding-verify")
