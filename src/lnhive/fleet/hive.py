@@ -288,6 +288,7 @@ class Hive:
         self._last_sync = self.clock.now()
         self._last_presence = float("-inf")
         self.last_tick: float | None = None
+        self._scid_peers: dict[str, str] = {}
         self._sync_turn = -1
 
     def close(self) -> None:
@@ -712,17 +713,24 @@ class Hive:
         amount = int(str(msat).removesuffix("msat")) if msat is not None else 0
         with self.lock:
             members = self.member_ids()
-            by_scid = {
-                str(c.get("short_channel_id")): str(c.get("peer_id"))
-                for c in self.node.listpeerchannels().get("channels", [])
-            }
-            in_peer = by_scid.get(str(payload.get("in_channel")))
-            out_peer = by_scid.get(str(payload.get("out_channel")))
+            in_peer = self._peer_of(str(payload.get("in_channel")))
+            out_peer = self._peer_of(str(payload.get("out_channel")))
             self.contribution.record(
                 in_peer if in_peer in members else None,
                 out_peer if out_peer in members else None,
                 amount,
             )
+
+    def _peer_of(self, scid: str) -> str | None:
+        """The peer of one of our channels; ``listpeerchannels`` only for an scid not
+        seen yet (a channel's peer never changes), not on every forward."""
+        if scid not in self._scid_peers:
+            self._scid_peers = {
+                str(c.get("short_channel_id")): str(c.get("peer_id"))
+                for c in self.node.listpeerchannels().get("channels", [])
+                if c.get("short_channel_id")
+            }
+        return self._scid_peers.get(scid)
 
     def on_connect(self, peer: str) -> None:
         """A peer connected: sync membership with members, retry what waits for it."""
@@ -769,10 +777,13 @@ class Hive:
             raise NotFound(f"could not send {what} to {peer}: {exc}") from None
         self.stats["sent"] += 1
 
-    def connected_members(self) -> set[str]:
-        members = self.member_ids()
+    def connected_peers(self) -> set[str]:
+        """Every peer the node is connected to now (one ``listpeers``)."""
         peers = self.node.listpeers().get("peers", [])
-        return {str(p["id"]) for p in peers if p.get("connected") and p.get("id") in members}
+        return {str(p["id"]) for p in peers if p.get("connected")}
+
+    def connected_members(self) -> set[str]:
+        return self.connected_peers() & self.member_ids()
 
     def broadcast(self, env: Envelope, only: set[str] | None = None) -> int:
         """Send an origin-signed envelope to every connected member (relays do the rest),

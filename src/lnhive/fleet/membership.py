@@ -281,17 +281,13 @@ class Membership:
     def _tell_target(self, env: Envelope, target: str) -> None:
         """Hand a ban to the banned node too (it is no longer a member, so broadcasts
         and relays skip it), so that it knows; we pass it on as a relay."""
-        if target == self.h.me or target not in self._connected_peers():
+        if target == self.h.me or target not in self.h.connected_peers():
             return
         frame = encode_frame(env, ttl=0, path=() if env.sender == self.h.me else (self.h.me,))
         try:
             self.h.send_frame(target, frame, env.type)
         except LnhiveError as exc:
             self.h.log("debug", f"ban: could not tell {target}: {exc.rpc_message()}")
-
-    def _connected_peers(self) -> set[str]:
-        peers = self.h.node.listpeers().get("peers", [])
-        return {str(p["id"]) for p in peers if p.get("connected")}
 
     def leave(self, reason: object = "") -> dict[str, Any]:
         """Leave the hive: tell every member (reliably, signed), then forget the hive."""
