@@ -24,7 +24,7 @@ from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.errors import HIVE_BASE, Internal, InvalidInput, LnhiveError
 from lnhive.fleet.hive import DEFAULT_DB_NAME, Hive, HiveOptions
 from lnhive.fleet.worker import HiveWorker
-from lnhive.plugins.shell import rpc_call
+from lnhive.plugins.shell import developer_mode, rpc_call
 
 PREFIX = "hive-"
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -156,13 +156,6 @@ def _log(level: str, message: str) -> None:
     plugin.log(message, level=level if level in LOG_LEVELS else "info")
 
 
-def _developer(rpc: Any) -> bool:
-    try:
-        return bool(rpc.listconfigs("developer")["configs"]["developer"]["set"])
-    except Exception:
-        return False
-
-
 def _options(options: dict[str, Any], developer: bool) -> HiveOptions:
     def get(name: str) -> Any:
         return options.get(PREFIX + name)
@@ -199,7 +192,7 @@ def init(
     network_dir = configuration["lightning-dir"]
     db = options.get(PREFIX + "db-path") or DEFAULT_DB_NAME
     try:
-        opts = _options(options, _developer(plugin.rpc))
+        opts = _options(options, developer_mode(plugin.rpc))
         opts.validate()
         node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
         hive = Hive(

@@ -24,7 +24,7 @@ from pyln.client import Plugin
 
 from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.errors import REVENUE_BASE, Internal, LnhiveError
-from lnhive.plugins.shell import rpc_call
+from lnhive.plugins.shell import developer_mode, rpc_call
 from lnhive.revenue.service import RevenueOptions, RevenueService
 
 PREFIX = "revenue-ops-"
@@ -155,15 +155,6 @@ def _log(level: str, message: str) -> None:
     plugin.log(message, level=level if level in LOG_LEVELS else "info")
 
 
-def _developer(rpc: Any) -> bool:
-    if "--developer" in sys.argv[1:]:
-        return True
-    try:
-        return bool(rpc.listconfigs("developer")["configs"]["developer"]["set"])
-    except Exception:
-        return False
-
-
 @plugin.init()
 def init(
     options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin, **kwargs: Any
@@ -173,7 +164,7 @@ def init(
     ours = {k.removeprefix(PREFIX): v for k, v in options.items() if k.startswith(PREFIX)}
     try:
         opts = RevenueOptions.from_options(
-            ours, network_dir=network_dir, developer=_developer(plugin.rpc)
+            ours, network_dir=network_dir, developer=developer_mode(plugin.rpc)
         )
         node = RpcNodeApi.from_socket(os.path.join(network_dir, configuration["rpc-file"]))
         service = RevenueService(node, opts, log=_log)
