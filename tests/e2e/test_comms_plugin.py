@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,40 @@ def test_fee_actions_go_through_revenue_ops_and_spare_hive_members(
     a.rpc.call("revenue-policy", {"action": "set", "peer_id": c.id, "strategy": "hive"})
     refused = adv.send(FEES, "set_single", {"channel_id": scids[c.id], "fee_ppm": 11})
     assert refused["code"] == "policy_blocked" and "hive" in refused["reason"], refused
+
+
+def test_concurrent_rest_calls_are_each_answered_after_their_receipt_commits(
+    setup: tuple[TestNode, str, Advisor], tmp_path: Path
+) -> None:
+    """Six advisors call at once (the plugin may answer them in shared commits): every
+    call gets its own signed reply and receipt, and the chain verifies."""
+    a, _, first = setup
+    advisors = [first]
+    for i in range(5):
+        key_path = tmp_path / f"advisor{i}.key"
+        pub = generate_key(key_path)
+        auth = a.rpc.call("hive-client-authorize", {"advisor": pub, "access": "monitor_only"})
+        advisors.append(Advisor(a, key_path, auth["credential_id"], first.rune))
+    count = receipts_count(a)
+    replies: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def run(adv: Advisor) -> None:
+        for _ in range(3):
+            reply = adv.send("hive:monitor/v1", "fee_report", {})
+            with lock:
+                replies.append(reply)
+
+    threads = [threading.Thread(target=run, args=(adv,)) for adv in advisors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(replies) == 18 and all(r["ok"] for r in replies), replies
+    assert all(check_reply(r, a.id) is None for r in replies)
+    seqs = sorted(r["receipt"]["seq"] for r in replies)
+    assert seqs == list(range(count + 1, count + 19))
+    status = a.rpc.call("hive-client-status")
+    assert status["receipts"]["count"] == count + 18
+    assert 1 <= status["rest"]["largest_batch"] <= 18, status["rest"]
+    assert a.rpc.call("hive-client-receipts-verify", {"full": True})["ok"] is True

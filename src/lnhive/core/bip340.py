@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from coincurve import PrivateKey, PublicKeyXOnly
+from coincurve._libsecp256k1 import ffi as _ffi  # coincurve's own binding of libsecp256k1
+from coincurve._libsecp256k1 import lib as _lib
+from coincurve.context import GLOBAL_CONTEXT as _CTX
 
 from lnhive.core.canonical import canonical_hash, without
 from lnhive.core.errors import InvalidInput
@@ -47,6 +50,52 @@ def sign(secret: bytes, msg32: bytes, aux: bytes | None = None) -> bytes:
     key = _private_key(secret)
     sig: bytes = key.sign_schnorr(msg32, aux)
     return sig
+
+
+class SigningKey:
+    """A secret key prepared once for a signer that signs many times (the receipt key
+    signs every receipt and every reply).
+
+    :func:`sign` (coincurve's ``sign_schnorr``) parses the secret, derives both public
+    keys and builds the keypair on every call, which costs as much as the signature. Here
+    the keypair and the x-only key are built once and each signature is one
+    ``secp256k1_schnorrsig_sign32`` with fresh aux randomness (a synthetic nonce: BIP-340's
+    protection against fault attacks on the key). By default it is then verified against
+    the x-only key, as ``sign_schnorr`` does, so a signature corrupted by a hardware fault
+    is never stored; ``check=False`` skips that for signatures that are only handed out
+    and that their receiver verifies anyway (replies)."""
+
+    __slots__ = ("_key", "_keypair", "_xonly_obj", "xonly")
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = _private_key(secret)
+        self._xonly_obj = self._key.public_key_xonly
+        self.xonly: bytes = self._xonly_obj.format()
+        """The 32-byte x-only public key."""
+        keypair = _ffi.new("secp256k1_keypair *")
+        if not _lib.secp256k1_keypair_create(_CTX.ctx, keypair, self._key.secret):
+            raise InvalidInput("secret key is not a valid secp256k1 scalar")
+        self._keypair = keypair
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"SigningKey(xonly={self.xonly.hex()!r})"
+
+    def sign(self, msg32: bytes, *, check: bool = True) -> bytes:
+        """A 64-byte BIP-340 signature of ``msg32`` with fresh aux randomness (verified
+        before it is returned unless ``check`` is false)."""
+        if len(msg32) != 32:
+            raise InvalidInput("BIP-340 message must be 32 bytes")
+        sig = _ffi.new("unsigned char[64]")
+        if not _lib.secp256k1_schnorrsig_sign32(
+            _CTX.ctx, sig, msg32, self._keypair, os.urandom(32)
+        ):
+            raise InvalidInput("BIP-340 signing failed")
+        if check and not _lib.secp256k1_schnorrsig_verify(
+            _CTX.ctx, sig, msg32, 32, self._xonly_obj.public_key
+        ):
+            raise InvalidInput("BIP-340 signature failed its own verification")
+        out: bytes = _ffi.buffer(sig, 64)[:]
+        return out
 
 
 def verify(xonly: bytes, msg32: bytes, sig: bytes) -> bool:

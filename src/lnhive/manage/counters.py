@@ -48,9 +48,13 @@ class LogHistory:
             wanted = sorted({k for k in effects if "," not in k})  # a kind never has one
             if not wanted:
                 return 0
-            # ``effects`` is a comma-joined list of kinds: match whole items only.
-            sql += " AND (" + " OR ".join(["instr(',' || effects || ',', ?) > 0"] * len(wanted))
-            sql += ")"
+            # ``effects`` is a comma-joined list of kinds: match whole items only. Most rows
+            # hold exactly one kind, and the equality (tried first: OR stops at the first
+            # true term) costs half of building the string for ``instr``.
+            marks = ", ".join("?" * len(wanted))
+            found = " OR ".join(["instr(',' || effects || ',', ?) > 0"] * len(wanted))
+            sql += f" AND (effects IN ({marks}) OR {found})"
+            params.extend(wanted)
             params.extend(f",{kind}," for kind in wanted)
         row = self._store.query_one(sql, params)
         return int(row["n"]) if row else 0

@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +131,20 @@ class CommsOptions:
             raise InvalidInput("hive-comms-receipt-retention-days must be 1-365")
 
 
+@dataclass(frozen=True)
+class RestRequest:
+    """One ``hive-comms-rpc`` call's arguments, for :meth:`Pipeline.handle_batch`."""
+
+    envelope: Any
+    sender: str | None = None
+    transport: str = "rest"
+    rune: str | None = None
+
+
+NOT_RECORDED = "the request was not recorded (the database commit failed); send it again"
+"""The internal error a batched request gets when the batch's commit fails."""
+
+
 def advisor_key(advisor: str) -> str:
     """The 64-hex key of an advisor given as ``nostr:<hex>`` or ``<hex>``."""
     key = advisor[len("nostr:") :] if advisor.startswith("nostr:") else advisor
@@ -146,20 +160,6 @@ def _draft_json(draft: ReceiptDraft) -> str:
 
 def _draft_from_json(text: str) -> ReceiptDraft:
     return ReceiptDraft(**json.loads(text))
-
-
-def _fresh_copy(reply: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a JSON object whose nested objects and arrays are copies too."""
-
-    def copy_value(value: Any) -> Any:
-        if type(value) is dict:
-            return {k: copy_value(v) for k, v in value.items()}
-        if type(value) is list:
-            return [copy_value(v) for v in value]
-        return value
-
-    out: dict[str, Any] = copy_value(reply)
-    return out
 
 
 class Pipeline:
@@ -196,8 +196,12 @@ class Pipeline:
         self.executor = Executor(node, self.store, clock, dry_run=self.options.dry_run)
         if self.store.query_one("SELECT 1 FROM comms_policy WHERE id = 1") is None:
             self.gate.policy.set_preset(self.options.policy_preset)
-        self._refusals: dict[str, dict[str, Any]] = {}
+        self._refusals: dict[tuple[str, ...], str] = {}
         self._in_request = False
+        self._commits = 0
+        """Commits made inside requests (see :meth:`_committed`); a batch watches it."""
+        self._lost = 0
+        """Transactions SQLite abandoned inside requests (see :meth:`_resume_request`)."""
 
     def close(self) -> None:
         self.store.close()
@@ -318,6 +322,61 @@ class Pipeline:
         """One envelope in, one signed reply out (never raises)."""
         return self._handle(raw, transport, sender, rune)
 
+    def handle_batch(self, requests: Sequence[RestRequest]) -> list[dict[str, Any]]:
+        """Several REST requests answered with one commit (group commit); one reply each,
+        in order (never raises).
+
+        Each request runs exactly as :meth:`handle` would, in order, but all inside one
+        transaction: the durable commit, which costs more than everything else a read
+        does, is paid once per batch. No reply leaves before the data it names is
+        committed (ARCHITECTURE decision 10): a request that changes the node commits the
+        batch so far before its node call (:meth:`_committed`), and if the final commit
+        fails, or SQLite abandons the transaction, every reply not yet durable becomes an
+        ``internal_error`` without a receipt (nothing of it was kept: nonce, counts and
+        receipt are all gone, so the advisor may send it again)."""
+        with self.lock:
+            conn = self.store.connection()
+            if len(requests) <= 1 or conn.in_transaction:
+                return [self._handle(r.envelope, r.transport, r.sender, r.rune) for r in requests]
+            replies: list[dict[str, Any]] = []
+            waiting: list[int] = []  # replies whose data is not committed yet
+            conn.execute("BEGIN IMMEDIATE")
+            self._in_request = True
+            try:
+                for req in requests:
+                    commits, lost = self._commits, self._lost
+                    reply = self._handle(req.envelope, req.transport, req.sender, req.rune)
+                    if self._lost != lost:  # the earlier ones' data went with the transaction
+                        self._not_recorded(replies, waiting, requests)
+                        waiting = []
+                    elif self._commits != commits:  # everything before this one is durable
+                        waiting = []
+                    waiting.append(len(replies))
+                    replies.append(reply)
+                    if not conn.in_transaction:  # cannot happen unless SQLite gave up
+                        conn.execute("BEGIN IMMEDIATE")
+            finally:
+                self._in_request = False
+            try:
+                conn.execute("COMMIT")
+            except Exception:
+                log.exception("a batch's commit failed; %d replies withdrawn", len(waiting))
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._not_recorded(replies, waiting, requests)
+            return replies
+
+    def internal_reply(self, message: str, transport: str = "rest") -> dict[str, Any]:
+        """A signed ``internal_error`` reply with ``message`` (a fixed text of ours, never
+        an exception's), naming no request and carrying no receipt."""
+        return error_reply("internal_error", message, transport=transport, key=self.key)
+
+    def _not_recorded(
+        self, replies: list[dict[str, Any]], indexes: list[int], requests: Sequence[RestRequest]
+    ) -> None:
+        for i in indexes:
+            replies[i] = self.internal_reply(NOT_RECORDED, requests[i].transport)
+
     def handle_nostr(self, text: str, *, author: str) -> dict[str, Any]:
         """An envelope from a verified Nostr DM whose author (the unwrapped rumor's, or the
         kind 4 event's, 64-hex key) is ``author``; the signed reply (never raises).
@@ -348,8 +407,10 @@ class Pipeline:
                     max_skew_s=self.options.max_skew_s,
                     sender_allowed=self._is_advisor,
                 )
-                # a replay is refused before any transaction; consume() checks again
-                self.nonces.check(env.sender, env.nonce, request_hash=env.request_hash())
+                # a replay is refused before any transaction (consume() checks again; in
+                # a batch the transaction is open already and that check is enough)
+                if not self._in_request:
+                    self.nonces.check(env.sender, env.nonce, request_hash=env.request_hash())
             except LnhiveError as err:  # pre-auth refusals and replays: never a receipt
                 return self._unauthenticated_reply(err, transport)
             # One transaction from the nonce to the receipt (comms spec §1 step 5 onwards):
@@ -377,16 +438,23 @@ class Pipeline:
         receipt, so the same refusal always signs the same object: the signed reply is
         kept (a bounded cache) and handed out again, a copy each time. Still one signed
         reply per refusal (ARCHITECTURE §8.4), without a signature per forged request."""
-        unsigned = reply_for_error(err, transport=transport)
-        # JSON values built in a fixed order: equal reprs are equal replies.
-        cache_key = repr(unsigned)
+        # Everything the reply is built from: the same key, the same signed reply.
+        cache_key = (
+            type(err).__name__,
+            err.error_symbol,
+            err.message,
+            transport,
+            json.dumps(err.details, sort_keys=True, default=str),
+        )
         cached = self._refusals.get(cache_key)
         if cached is None:
-            cached = reply_for_error(err, transport=transport, key=self.key)
+            signed = reply_for_error(err, transport=transport, key=self.key)
+            cached = json.dumps(signed)
             if len(self._refusals) >= REFUSAL_CACHE_SIZE:
                 self._refusals.pop(next(iter(self._refusals)))
             self._refusals[cache_key] = cached
-        return _fresh_copy(cached)
+        out: dict[str, Any] = json.loads(cached)  # a fresh copy for the caller to own
+        return out
 
     @contextmanager
     def _request_transaction(self) -> Iterator[None]:
@@ -416,6 +484,7 @@ class Pipeline:
         conn = self.store.connection()
         if not self._in_request or conn.in_transaction:
             return
+        self._lost += 1
         conn.execute("BEGIN IMMEDIATE")
         last = self.nonces.last(env.sender)
         if last is None or last.last_nonce < env.nonce:
@@ -434,13 +503,16 @@ class Pipeline:
             yield
             return
         conn.execute("COMMIT")
+        self._commits += 1
         try:
             yield
         finally:
             conn.execute("BEGIN IMMEDIATE")
 
     def snapshot(self) -> NodeSnapshot:
-        return snapshot_from_node(self.node, hive_peers=self.executor.hive_peers())
+        return snapshot_from_node(
+            self.node, hive_peers=self.executor.hive_peers(), node_id=self.node_id
+        )
 
     def _authenticated(self, env: Envelope, transport: str) -> dict[str, Any]:
         self.sweep_expired()

@@ -92,6 +92,9 @@ class PolicyStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._parsed: tuple[str, PolicyDocument] | None = None
+        """The last text read and its document: the row is read on every request, and
+        parsing it again only when it changed (whoever wrote it) saves the parse."""
 
     def load(self) -> PolicyDocument:
         """The stored document (the default moderate one if none); :class:`CorruptPolicy`
@@ -99,10 +102,16 @@ class PolicyStore:
         row = self._store.query_one("SELECT policy_json FROM comms_policy WHERE id = 1")
         if row is None:
             return PolicyDocument()
+        text = str(row["policy_json"])
+        cached = self._parsed
+        if cached is not None and cached[0] == text:
+            return cached[1]
         try:
-            return PolicyDocument.from_json(json.loads(row["policy_json"]))
+            doc = PolicyDocument.from_json(json.loads(text))
         except (ValueError, TypeError, InvalidInput) as exc:
             raise CorruptPolicy(f"policy document is unreadable: {exc}") from exc
+        self._parsed = (text, doc)
+        return doc
 
     def save(self, doc: PolicyDocument) -> None:
         PolicyDocument.from_json(doc.to_json())  # never store what cannot be read back
@@ -223,9 +232,21 @@ class PolicyEngine:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._policies = PolicyStore(store)
         self._clock = clock
+        self._effective: tuple[PolicyDocument, tuple[bool, ...], EffectivePolicy] | None = None
 
     def current(self) -> EffectivePolicy:
-        return effective_policy(self._policies.load(), self._clock.now())
+        """The effective policy now. It depends on the time only through which temporary
+        overrides are still live, so it is computed again only when the stored document
+        or that set changes."""
+        doc = self._policies.load()
+        now = self._clock.now()
+        live = tuple(t.expires_at > now for t in doc.temporary)
+        cached = self._effective
+        if cached is not None and cached[0] is doc and cached[1] == live:
+            return cached[2]
+        eff = effective_policy(doc, now)
+        self._effective = (doc, live, eff)
+        return eff
 
     def evaluate(self, ctx: RuleContext) -> PolicyDecision:
         """Flow stage 10. Never raises: errors reject (fail closed)."""

@@ -91,11 +91,14 @@ class ReceiptKey:
     attestation: dict[str, Any]
     _pubkey: str = field(default="", init=False, compare=False, repr=False)
     """The x-only public key, derived once."""
+    _signer: bip340.SigningKey | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not secp256k1_secret_valid(self.secret):
             raise InvalidInput("receipt secret is not a valid secp256k1 key")
-        object.__setattr__(self, "_pubkey", bip340.xonly_pubkey(self.secret).hex())
+        signer = bip340.SigningKey(self.secret)
+        object.__setattr__(self, "_signer", signer)
+        object.__setattr__(self, "_pubkey", signer.xonly.hex())
         if self.attestation.get("receipt_key") != self.pubkey:
             raise InvalidInput("attestation names another receipt key")
 
@@ -111,10 +114,14 @@ class ReceiptKey:
     def node_id(self) -> str:
         return str(self.attestation["node_id"])
 
-    def sign_digest(self, digest: bytes) -> str:
-        """Hex BIP-340 signature of a 32-byte digest (fresh aux randomness)."""
+    def sign_digest(self, digest: bytes, *, check: bool = True) -> str:
+        """Hex BIP-340 signature of a 32-byte digest (fresh aux randomness), verified
+        before it is returned unless ``check`` is false (see :class:`bip340.SigningKey`:
+        receipts and checkpoints are stored for good, replies are verified by their
+        receiver)."""
         try:
-            return bip340.sign(self.secret, digest).hex()
+            assert self._signer is not None
+            return self._signer.sign(digest, check=check).hex()
         except Exception as exc:  # any failure means nothing may be stored (spec §6)
             raise Internal(f"receipt signing failed: {exc}") from exc
 

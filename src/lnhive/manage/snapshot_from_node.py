@@ -52,9 +52,13 @@ def channel_state(entry: Mapping[str, Any]) -> ChannelState | None:
     )
 
 
-def snapshot_from_node(node: NodeApi, *, hive_peers: Iterable[str] = ()) -> NodeSnapshot:
-    """The node's live channels, connected peers and on-chain funds now."""
-    info = node.getinfo()
+def snapshot_from_node(
+    node: NodeApi, *, hive_peers: Iterable[str] = (), node_id: str | None = None
+) -> NodeSnapshot:
+    """The node's live channels, connected peers and on-chain funds now (``getinfo`` is
+    asked for the node's id only when ``node_id`` is not given: it never changes)."""
+    if node_id is None:
+        node_id = str(node.getinfo().get("id", ""))
     channels = []
     for entry in node.listpeerchannels().get("channels", []):
         if entry.get("state") not in LIVE_STATES:
@@ -79,7 +83,7 @@ def snapshot_from_node(node: NodeApi, *, hive_peers: Iterable[str] = ()) -> Node
         connected_peers=peers,
         onchain_confirmed_sats=confirmed,
         onchain_unconfirmed_sats=unconfirmed,
-        node_id=str(info.get("id", "")),
+        node_id=node_id,
         hive_peers=tuple(hive_peers),
     )
 

@@ -32,8 +32,15 @@ from lnhive.cln.rpc import RpcNodeApi
 from lnhive.core.clock import WallClock
 from lnhive.core.derive import NOSTR_LABEL
 from lnhive.core.errors import COMMS_BASE, Internal, InvalidInput, LnhiveError
+from lnhive.manage.batcher import Batcher
 from lnhive.manage.comms_admin import CommsAdmin
-from lnhive.manage.pipeline import DB_NAME, NOSTR_TRANSPORT, CommsOptions, Pipeline
+from lnhive.manage.pipeline import (
+    DB_NAME,
+    NOSTR_TRANSPORT,
+    CommsOptions,
+    Pipeline,
+    RestRequest,
+)
 from lnhive.plugins.shell import rpc_call
 from lnhive.transport.nostr_client import NostrService, dm_reply_text, parse_relays
 from lnhive.transport.nostr_dm import InboundDm
@@ -113,6 +120,7 @@ plugin.add_option(
 pipeline: Pipeline | None = None
 admin: CommsAdmin | None = None
 nostr: NostrService | None = None
+batcher: Batcher[RestRequest, dict[str, Any]] | None = None
 _stop = threading.Event()
 
 
@@ -205,7 +213,7 @@ def _loop(p: Pipeline) -> None:
 def init(
     options: dict[str, Any], configuration: dict[str, Any], plugin: Plugin, **kwargs: Any
 ) -> Any:
-    global pipeline, admin, nostr
+    global pipeline, admin, nostr, batcher
     network_dir = configuration["lightning-dir"]
     db = options.get(PREFIX + "db-path") or DB_NAME
     try:
@@ -223,6 +231,12 @@ def init(
         )
         admin = CommsAdmin(pipeline)
         unknown = pipeline.reconcile()
+        p = pipeline
+        batcher = Batcher(
+            p.handle_batch,
+            lambda req, exc: p.internal_reply("internal error", req.transport),
+            name="comms-rest",
+        )
         if relays:
             nostr = _start_nostr(pipeline, node, relays)
     except LnhiveError as err:
@@ -244,15 +258,26 @@ def init(
 # -- the advisor ingress ---------------------------------------------------------------
 
 
-@plugin.method("hive-comms-rpc")
+@plugin.async_method("hive-comms-rpc")
 def hive_comms_rpc(
-    envelope: Any, sender: str | None = None, transport: str = "rest", rune: str | None = None
-) -> dict[str, Any]:
+    request: Any,
+    envelope: Any,
+    sender: str | None = None,
+    transport: str = "rest",
+    rune: str | None = None,
+) -> None:
     """An advisor's signed ENVELOPE (object or JSON text) from SENDER over TRANSPORT (rest);
-    the answer is a signed result object {ok, status, ...}, never an RPC error."""
-    if pipeline is None:
-        return {"ok": False, "status": 2, "code": "internal_error", "error": "not initialised"}
-    return pipeline.handle(envelope, transport=transport, sender=sender, rune=rune)
+    the answer is a signed result object {ok, status, ...}, never an RPC error.
+
+    Calls that arrive while others are being handled share one database commit (group
+    commit, :mod:`lnhive.manage.batcher`); each is still answered only after its
+    receipt is durable."""
+    if batcher is None:
+        request.set_result(
+            {"ok": False, "status": 2, "code": "internal_error", "error": "not initialised"}
+        )
+        return
+    batcher.submit(RestRequest(envelope, sender, transport, rune), request.set_result)
 
 
 # -- operator methods (local only) -------------------------------------------------------
@@ -303,6 +328,8 @@ def hive_client_status() -> dict[str, Any]:
         out["nostr"] = {"enabled": True, **state}
     else:
         out["nostr"] = {"enabled": False}
+    if batcher is not None:  # REST calls that arrived together shared a commit
+        out["rest"] = {"batches": batcher.batches, "largest_batch": batcher.largest}
     return out
 
 

@@ -69,24 +69,27 @@ def check_shape(value: object, *, max_depth: int = MAX_DEPTH) -> None:
     """Raise :class:`InvalidRequest` if ``value`` breaks the depth, string or array limits,
     or holds something that is not JSON (non-string keys, tuples, sets, bytes...)."""
     stack: list[tuple[object, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
+        item, depth = pop()
+        if isinstance(item, str):  # the commonest value first
+            if len(item) > MAX_STRING_CHARS:
+                _check_string(item)
+        elif isinstance(item, dict):
             if depth > max_depth:
                 raise InvalidRequest(f"envelope nests deeper than {max_depth}")
             for key, sub in item.items():
                 if not isinstance(key, str):
                     raise InvalidRequest("object keys must be strings")
-                _check_string(key)
-                stack.append((sub, depth + 1))
+                if len(key) > MAX_STRING_CHARS:
+                    _check_string(key)
+                push((sub, depth + 1))
         elif isinstance(item, list):
             if depth > max_depth:
                 raise InvalidRequest(f"envelope nests deeper than {max_depth}")
             if len(item) > MAX_ARRAY_ITEMS:
                 raise InvalidRequest(f"array of {len(item)} items (at most {MAX_ARRAY_ITEMS})")
             stack.extend((sub, depth + 1) for sub in item)
-        elif isinstance(item, str):
-            _check_string(item)
         elif item is None or isinstance(item, bool | int | float):
             continue
         else:
