@@ -164,7 +164,11 @@ def test_offline_options_and_an_unusable_database(
         plugins=[
             (
                 PLUGIN,
-                {"hive-archon-network-enabled": "yes", "hive-archon-gateway-auth-token": "s3cret"},
+                {
+                    "hive-archon-network-enabled": "yes",
+                    "hive-archon-gateway": "http://127.0.0.1:4224",  # loopback: refused
+                    "hive-archon-gateway-auth-token": "s3cret",
+                },
             )
         ]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,8 +53,9 @@ from lnhive.identity.credentials import (
     subject_uri,
     verify_credential,
 )
-from lnhive.identity.eddsa_jcs import MALFORMED, UNKNOWN_CRYPTOSUITE, UNSUPPORTED
+from lnhive.identity.eddsa_jcs import MALFORMED, UNKNOWN_CRYPTOSUITE, UNSUPPORTED, parse_datetime
 from lnhive.identity.keys import DidSigner, verify_message
+from lnhive.identity.reputation import ReputationService, parse_domain_weights
 from lnhive.identity.statuslist import (
     MIN_BITS,
     REVOCATION,
@@ -75,12 +77,13 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 @dataclass(frozen=True)
 class ArchonOptions:
-    """Plugin options (spec §1.10). The gateway is not used yet: the plugin stays offline."""
+    """Plugin options (spec §1.10). The gateway serves only the optional did:cid alias."""
 
     network_enabled: bool = False
     gateway: str = DEFAULT_GATEWAY
     gateway_auth_token: str = ""
     governance_min_bond: int = DEFAULT_MIN_BOND
+    reputation_domain_weights: str = ""
 
     def __repr__(self) -> str:  # never print the token
         return (
@@ -98,8 +101,14 @@ class ArchonOptions:
         if self.governance_min_bond < 1:
             warnings.append("hive-archon-governance-min-bond must be at least 1; using 50000")
             out = replace(out, governance_min_bond=DEFAULT_MIN_BOND)
-        if out.network_enabled:
-            warnings.append("the Archon gateway is not used by this version; staying offline")
+        try:
+            parse_domain_weights(self.reputation_domain_weights)
+        except InvalidInput as exc:
+            warnings.append(f"hive-archon-reputation-domain-weights: {exc.message}; equal weights")
+            out = replace(out, reputation_domain_weights="")
+        if out.network_enabled and urlsplit(out.gateway).hostname in _LOCAL_HOSTS:
+            # the gateway client refuses loopback addresses (SSRF policy, spec §1.7)
+            warnings.append("hive-archon-gateway: a loopback gateway is refused; staying offline")
             out = replace(out, network_enabled=False)
         return out, warnings
 
@@ -153,6 +162,13 @@ class Archon:
         self._nostr_secret = bytes.fromhex(nostr_hex)
         self.nostr_pubkey = bip340.xonly_pubkey(self._nostr_secret).hex()
         self.store: Store = open_archon_store(db_path)
+        self.reputation = ReputationService(self)
+        try:
+            self.reputation.domain_weights = parse_domain_weights(
+                self.options.reputation_domain_weights
+            )
+        except InvalidInput:
+            self.reputation.domain_weights = {}
 
     def close(self) -> None:
         self.store.close()
@@ -164,6 +180,9 @@ class Archon:
 
     def _identity(self) -> sqlite3.Row | None:
         return self.store.query_one("SELECT * FROM archon_identity WHERE singleton_id = 1")
+
+    def require_identity(self) -> sqlite3.Row:
+        return self._require_identity()
 
     def _require_identity(self) -> sqlite3.Row:
         row = self._identity()
@@ -333,6 +352,29 @@ class Archon:
         valid_days: object = 365,
     ) -> dict[str, Any]:
         """Issue, store and return a VC 2.0 credential signed by the node's DID."""
+
+        def make(status: dict[str, Any], now: int) -> dict[str, Any]:
+            return issue_credential(
+                self.signer,
+                subject,
+                claims,
+                now=now,
+                types=types,
+                valid_days=valid_days,
+                credential_status=status,
+            )
+
+        vc = self.issue_with_status(make)
+        return {"ok": True, "credential_id": vc["id"], "credential": vc}
+
+    def issue_with_status(
+        self,
+        make: Callable[[dict[str, Any], int], dict[str, Any]],
+        also: Callable[[sqlite3.Connection, dict[str, Any], int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Allocate the next status list index, let ``make(credential_status, now)`` build
+        and sign the credential, verify it (fail closed) and store it; ``also`` adds rows
+        in the same transaction. Returns the credential."""
         with self.lock:
             self._require_identity()
             now = self._now()
@@ -341,17 +383,11 @@ class Archon:
             if index >= int(status_list["size_bits"]):
                 raise Conflict("the status list is full; no more credentials can be issued")
             list_id = str(status_list["list_id"])
-            vc = issue_credential(
-                self.signer,
-                subject,
-                claims,
-                now=now,
-                types=types,
-                valid_days=valid_days,
-                credential_status=status_entry(list_id, index),
-            )
+            vc = make(status_entry(list_id, index), now)
             verify_credential(vc, now=now, status_list=status_list["vc"])  # fail closed
-            until = now + valid_days * 86400 if isinstance(valid_days, int) and valid_days else None
+            until = None
+            if "validUntil" in vc:
+                until = int(parse_datetime(vc["validUntil"], "validUntil").timestamp())
             with self.store.transaction() as conn:
                 if new_list:
                     self._insert_list(conn, status_list, now)
@@ -376,7 +412,9 @@ class Archon:
                         index,
                     ),
                 )
-        return {"ok": True, "credential_id": vc["id"], "credential": vc}
+                if also is not None:
+                    also(conn, vc, now)
+        return vc
 
     # -- revocation (W3C Bitstring Status List) ---------------------------------------
 
@@ -503,6 +541,11 @@ class Archon:
                 )
                 conn.execute(
                     "UPDATE archon_credentials SET revoked_at = ?, revocation_reason = ? "
+                    "WHERE credential_id = ?",
+                    (now, reason, credential_id),
+                )
+                conn.execute(  # a reputation credential leaves aggregation with it
+                    "UPDATE archon_reputation SET revoked_at = ?, revocation_reason = ? "
                     "WHERE credential_id = ?",
                     (now, reason, credential_id),
                 )

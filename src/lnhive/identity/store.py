@@ -63,6 +63,114 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE UNIQUE INDEX archon_credentials_status
         ON archon_credentials (status_list_id, status_index);
     """,
+    # 3: reputation credentials (ours and received), verified once at ingest: score and
+    # evidence_strength are precomputed so aggregation never re-verifies a signature
+    """
+    CREATE TABLE archon_reputation (
+        credential_id TEXT PRIMARY KEY,
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        period_start INTEGER NOT NULL,
+        period_end INTEGER NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        outcome TEXT NOT NULL,
+        metrics_json TEXT NOT NULL,
+        evidence_json TEXT NOT NULL,
+        score REAL NOT NULL,
+        evidence_strength REAL NOT NULL,
+        vc_json TEXT NOT NULL,
+        status_list_id TEXT,
+        status_index INTEGER,
+        received_from TEXT,
+        revoked_at INTEGER,
+        revocation_reason TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX archon_reputation_subject ON archon_reputation (subject, domain);
+    CREATE INDEX archon_reputation_issuer ON archon_reputation (issuer, subject, domain);
+    CREATE INDEX archon_reputation_domain ON archon_reputation (domain, issued_at);
+    CREATE INDEX archon_reputation_status ON archon_reputation (status_list_id);
+    CREATE TABLE archon_reputation_status_lists (
+        list_id TEXT PRIMARY KEY,
+        issuer TEXT NOT NULL,
+        valid_from INTEGER NOT NULL,
+        vc_json TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE archon_principals (
+        did TEXT NOT NULL,
+        binding_type TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        binding_json TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (did, binding_type)
+    );
+    CREATE INDEX archon_principals_subject ON archon_principals (subject);
+    """,
+    # 4: governance tier, fleet polls and votes (signed objects kept verbatim), the
+    # did:cid alias and the gateway outbox
+    """
+    CREATE TABLE archon_tier (
+        singleton_id INTEGER PRIMARY KEY CHECK (singleton_id = 1),
+        governance_tier TEXT NOT NULL,
+        bond_sats INTEGER NOT NULL,
+        balance_sats INTEGER,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE archon_tier_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        from_tier TEXT NOT NULL,
+        to_tier TEXT NOT NULL,
+        bond_sats INTEGER NOT NULL,
+        balance_sats INTEGER,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE archon_polls (
+        poll_id TEXT PRIMARY KEY,
+        poll_type TEXT NOT NULL,
+        title TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        deadline INTEGER NOT NULL,
+        poll_json TEXT NOT NULL,
+        received_from TEXT,
+        stored_at INTEGER NOT NULL
+    );
+    CREATE INDEX archon_polls_deadline ON archon_polls (deadline);
+    CREATE TABLE archon_votes (
+        vote_id TEXT PRIMARY KEY,
+        poll_id TEXT NOT NULL REFERENCES archon_polls (poll_id) ON DELETE CASCADE,
+        voter TEXT NOT NULL,
+        choice TEXT NOT NULL,
+        voted_at INTEGER NOT NULL,
+        vote_json TEXT NOT NULL,
+        received_from TEXT,
+        stored_at INTEGER NOT NULL,
+        UNIQUE (poll_id, voter)
+    );
+    CREATE INDEX archon_votes_voter ON archon_votes (voter, voted_at);
+    CREATE TABLE archon_alias (
+        singleton_id INTEGER PRIMARY KEY CHECK (singleton_id = 1),
+        did_cid TEXT NOT NULL,
+        gateway_url TEXT NOT NULL,
+        registered_at INTEGER NOT NULL
+    );
+    CREATE TABLE archon_outbox (
+        entry_id TEXT PRIMARY KEY,
+        operation TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        status TEXT NOT NULL,
+        retry_count INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER NOT NULL DEFAULT 5,
+        created_at INTEGER NOT NULL,
+        next_retry_at INTEGER NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        result_json TEXT
+    );
+    CREATE INDEX archon_outbox_due ON archon_outbox (status, next_retry_at);
+    """,
 )
 
 
