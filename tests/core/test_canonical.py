@@ -248,6 +248,15 @@ def test_fast_path_matches_rfc8785_on_json(value: Any) -> None:
     assert canonical_json(value) == slow_canonical_json(value)
 
 
+@settings(max_examples=3000)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.floats(-1e6, 1e6))
+def test_fast_path_floats_match_rfc8785(value: float) -> None:
+    """Every finite float, through the fast path when it takes it, equals the reference."""
+    assert canonical_json({"x": value, "y": [value]}) == slow_canonical_json(
+        {"x": value, "y": [value]}
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -255,6 +264,11 @@ def test_fast_path_matches_rfc8785_on_json(value: Any) -> None:
         {"a": MAX_SAFE + 1},
         {"a": -MAX_SAFE - 1},
         {"a": 1.0},
+        {"a": 0.5, "b": -0.0001, "c": 1424953923781206.2, "d": 0.1 + 0.2, "e": 1e-5},
+        [0.000001, 1e15 + 0.5, 123456789012345.67, -0.0, 2.5e-7, 1e16 + 2.0],
+        {"a": float("inf")},
+        {"a": float("nan")},
+        {"a": float("-inf")},
         {"a": "\ud800"},
         {1: 2},
         {"a": True, "b": None, "c": [1, "x", (2, 3)]},
@@ -274,3 +288,11 @@ def test_circular_is_refused() -> None:
     d["d"] = d
     with pytest.raises(InvalidInput):
         canonical_json(d)
+
+
+def test_plain_decimal_floats_take_the_fast_path() -> None:
+    from lnhive.core.canonical import _fast
+
+    assert _fast({"score": 0.5, "uptime_pct": 99.25}) == b'{"score":0.5,"uptime_pct":99.25}'
+    for other in (1.0, 1e-5, 1e16 + 2.0, float("inf"), float("nan")):
+        assert _fast({"x": other}) is None

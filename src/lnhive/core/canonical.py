@@ -2,9 +2,10 @@
 
 Serialisation is delegated to the ``rfc8785`` package, except for the common case that
 the standard library's C encoder provably writes byte for byte the same: only ``None``,
-booleans, integers within +-(2**53 - 1), strings, lists/tuples and dicts whose keys are
-all ASCII strings (see :func:`_fast_ok`). Any other input (a float, a non-ASCII key, a
-subclass...) goes through ``rfc8785``. Values JCS cannot represent (NaN, infinities,
+booleans, integers within +-(2**53 - 1), non-integral floats that Python writes without
+an exponent, strings, lists/tuples and dicts whose keys are all ASCII strings (see
+:func:`_fast_ok`). Any other input (another float, a non-ASCII key, a subclass...) goes
+through ``rfc8785``. Values JCS cannot represent (NaN, infinities,
 integers outside +-(2**53 - 1), non-string keys, non-JSON types, lone surrogates) raise
 :class:`~lnhive.core.errors.InvalidInput`.
 """
@@ -12,6 +13,7 @@ integers outside +-(2**53 - 1), non-string keys, non-JSON types, lone surrogates
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -39,11 +41,13 @@ def _fast_ok(obj: object) -> bool:
     of ``obj`` equals its RFC 8785 serialisation.
 
     It does when every value is ``None``, a ``bool``, an ``int`` within JCS's safe range,
-    a ``str``, a ``list``/``tuple`` or a ``dict`` with ASCII ``str`` keys (exact types, no
-    subclasses): strings are escaped identically by both (``\\"``, ``\\\\``, ``\\b \\f \\n
+    a non-integral finite ``float`` whose ``repr`` has no exponent (both write the shortest
+    round-trip digits as a plain decimal there), a ``str``, a ``list``/``tuple`` or a
+    ``dict`` with ASCII ``str`` keys (exact types, no subclasses): strings are escaped identically by both (``\\"``, ``\\\\``, ``\\b \\f \\n
     \\r \\t``, other controls as lowercase ``\\u00xx``, everything else literal), integers
     print identically, and for ASCII keys code-point order is UTF-16 code-unit order.
-    Floats (ECMAScript number formatting) and non-ASCII keys are left to ``rfc8785``.
+    Other floats (integral ones, exponents: ECMAScript's notation differs) and non-ASCII
+    keys are left to ``rfc8785``.
     Lone surrogates pass this check but fail the strict UTF-8 encode afterwards, which
     sends them to ``rfc8785`` too (which refuses them).
     """
@@ -66,6 +70,16 @@ def _fast_ok(obj: object) -> bool:
             if -_MAX_SAFE <= cast(int, item) <= _MAX_SAFE:
                 continue
             return False
+        elif t is float:
+            # Python's repr and ECMAScript's Number::toString both write the shortest
+            # digits that round-trip; they differ only in notation: ECMAScript writes
+            # integral values without ".0" and switches to exponents at other
+            # magnitudes. A finite, non-integral float whose repr has no exponent is in
+            # the range where both write plain decimals: the same text.
+            f = cast(float, item)
+            if not math.isfinite(f) or f.is_integer() or "e" in repr(f):
+                return False
+            continue
         elif t in _LEAVES:
             continue
         else:
