@@ -18,7 +18,10 @@ Readings where the spec is terse:
   a peer returning from ``hive`` to dynamic starts from a fresh posterior (§5);
 - the congestion TRIP fee is applied undamped (no blend, no step cap) but still passes
   the deadband as a category change;
-- htlc_max travels with a fee change only (it never causes a broadcast by itself).
+- htlc_max travels with a fee change only (it never causes a broadcast by itself);
+- [ours] a fresh channel (fewer than 5 real windows) first runs the bracketing sweep of
+  :mod:`lnhive.revenue.sweep` in place of the DTS target (category ``sweep``: no blend, not
+  held by the dwell); congestion and low-fee exploration take priority over it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lnhive.revenue import pi, stages, thompson
+from lnhive.revenue import pi, stages, sweep, thompson
 from lnhive.revenue.evidence import ChannelEvidence, CycleEvidence
 from lnhive.revenue.flowclass import FlowClass
 from lnhive.revenue.policy import PeerPolicy, Strategy
@@ -68,6 +71,8 @@ class CycleState:
     """Times of this channel's controller broadcasts in the last 24 h (the hard cap of 24)."""
     last_broadcast_dwells: bool = False
     """[ours] The last broadcast was a normal (Thompson x PI) move: the next one dwells 4 h."""
+    sweep_state: sweep.SweepState = field(default_factory=sweep.SweepState)
+    """[ours] The bracketing sweep of a fresh channel (:mod:`lnhive.revenue.sweep`)."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,6 +87,8 @@ class CycleState:
         d["sleep"] = stages.SleepState(**d["sleep"])
         d["congestion"] = stages.CongestionState(**d["congestion"])
         d["pi"] = pi.PIState(**d["pi"])
+        raw_sweep = d.get("sweep_state")
+        d["sweep_state"] = sweep.SweepState(**raw_sweep) if raw_sweep else sweep.SweepState()
         return cls(**d)
 
 
@@ -329,6 +336,15 @@ def decide(
     elif cyc.low_fee_exploration:
         category = "low_fee_exploration"
         raw = stages.low_fee_exploration_target(cur, floor, sparse=sparse)
+    else:
+        sw = sweep.step(
+            cyc.sweep_state, th, now=now, floor_ppm=floor, ceiling_ppm=ceiling,
+            multiplier=pir.multiplier,
+        )  # fmt: skip
+        cyc.sweep_state = sw.state
+        if sw.base_ppm is not None:
+            category = "sweep"
+            raw = sw.base_ppm * pir.multiplier
     shape_floor = cong.floor_ppm if cong.floor_ppm is not None else floor
     zero_ctx = stages.ZeroFlowContext(
         zero_streak=th.zero_revenue_streak,
@@ -343,6 +359,7 @@ def decide(
         posterior_std=th.posterior_std, observations=thompson.real_observation_count(th),
         wake=wake, pending_ppm=cyc.pending_target_ppm, zero_flow=zero_ctx,
         last_broadcast_ppm=cyc.last_broadcast_fee_ppm,
+        blend_override=1.0 if category == "sweep" else None,
     )  # fmt: skip
     target = shaped.applied
     if cong.mode is stages.CongestionMode.TRIP and cong.fee_ppm is not None:
@@ -422,7 +439,7 @@ def decide(
         "zero_flow": str(shaped.zero_flow), "wake": woke, "volatility_reset": volatile,
         "window": {"hours": hours, "forwards": count, "revenue_rate_sat_h": revenue_rate},
         "sleep": {"is_sleeping": cyc.sleep.is_sleeping, "sleep_until": cyc.sleep.sleep_until},
-        "pending": cyc.pending_target_ppm, "flow_class": str(inputs.flow_class),
+        "pending": cyc.pending_target_ppm, "sweep": asdict(cyc.sweep_state), "flow_class": str(inputs.flow_class),
         "htlcmax_msat": htlcmax,
     }  # fmt: skip
     if not apply:

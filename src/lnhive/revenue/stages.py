@@ -200,10 +200,14 @@ def shape_target(
     pending_ppm: int | None = None,
     zero_flow: ZeroFlowContext | None = None,
     last_broadcast_ppm: int | None = None,
+    blend_override: float | None = None,
 ) -> Shaped:
-    """Steps 6-8 in order: bound, blend, zero-flow guard, rate limit."""
+    """Steps 6-8 in order: bound, blend, zero-flow guard, rate limit. ``blend_override``
+    replaces the §2.3 blend ratio ([ours]: the bracketing sweep moves by whole levels)."""
     bounded = bound(raw_target, floor_ppm, ceiling_ppm)
     ratio = blend_ratio(profile, posterior_std, observations, wake=wake)
+    if blend_override is not None:
+        ratio = blend_override
     origin = blend_origin(
         current_ppm,
         pending_ppm,
