@@ -162,6 +162,30 @@ def test_nested_transaction_is_a_savepoint(tmp_path: Path) -> None:
         assert ids == ["a", "c"]
 
 
+def test_savepoints_nest_three_deep_and_unwind_only_their_own_level(tmp_path: Path) -> None:
+    """Every level shares one savepoint name: RELEASE and ROLLBACK TO must still act on
+    the innermost level only."""
+    with Store(tmp_path / "db.sqlite3", MIGRATIONS) as store:
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO peers VALUES ('a', 'A')")
+            with store.transaction() as mid:
+                mid.execute("INSERT INTO peers VALUES ('b', 'B')")
+                with pytest.raises(ValueError), store.transaction() as inner:
+                    inner.execute("INSERT INTO peers VALUES ('c', 'C')")
+                    raise ValueError("innermost")
+                with store.transaction() as inner:
+                    inner.execute("INSERT INTO peers VALUES ('d', 'D')")
+            with pytest.raises(KeyError), store.transaction() as mid:
+                mid.execute("INSERT INTO peers VALUES ('e', 'E')")
+                with store.transaction() as inner:
+                    inner.execute("INSERT INTO peers VALUES ('f', 'F')")
+                raise KeyError("middle")
+            assert conn.in_transaction
+        ids = [r["id"] for r in store.query("SELECT id FROM peers ORDER BY id")]
+        assert ids == ["a", "b", "d"]
+        assert not store.connection().in_transaction
+
+
 def test_committed_data_visible_to_other_store(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     with Store(path, MIGRATIONS) as a, Store(path, MIGRATIONS) as b:

@@ -11,7 +11,6 @@ it returns; :meth:`Store.transaction` groups statements.
 
 from __future__ import annotations
 
-import itertools
 import os
 import sqlite3
 import stat
@@ -50,7 +49,6 @@ class Store:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
-        self._savepoints = itertools.count(1)
         self._create_file()
         self._migrate()
 
@@ -118,15 +116,18 @@ class Store:
         """
         conn = self.connection()
         if conn.in_transaction:
-            name = f"lnhive_sp{next(self._savepoints)}"
-            conn.execute(f"SAVEPOINT {name}")
+            # One name for every level: savepoints nest, and RELEASE / ROLLBACK TO act on
+            # the innermost one of that name, which is this block's. A fixed text also
+            # keeps the statements in sqlite3's statement cache (a fresh name per
+            # savepoint was prepared anew every time and evicted the useful statements).
+            conn.execute("SAVEPOINT lnhive_sp")
             try:
                 yield conn
             except BaseException:
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
+                conn.execute("ROLLBACK TO lnhive_sp")
+                conn.execute("RELEASE lnhive_sp")
                 raise
-            conn.execute(f"RELEASE {name}")
+            conn.execute("RELEASE lnhive_sp")
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
