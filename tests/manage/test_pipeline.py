@@ -189,6 +189,28 @@ def test_monitor_and_local_actions(node: Node) -> None:
     assert unsupported["code"] == "unsupported" and unsupported["status"] == 2
 
 
+def test_a_read_uses_the_requests_snapshot_and_its_receipt_says_so(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fee_report answers from the listpeerchannels the snapshot read moments before in
+    the same request (one node round trip less), and the receipt records that."""
+    asked: list[str] = []
+    call = node.api.call
+
+    def spy(method: str, params: Any = None) -> Any:
+        asked.append(method)
+        return call(method, params)
+
+    monkeypatch.setattr(node.api, "call", spy)
+    report = node.send("hive:monitor/v1", "fee_report", {})
+    assert report["ok"] and len(report["result"]["channels"]) == 2
+    assert asked.count("listpeerchannels") == 1
+    (receipt,) = node.p.receipts.list_receipts(limit=1)
+    assert receipt["rpc_calls"] == [
+        {"method": "listpeerchannels", "params": {}, "ok": True, "snapshot": True}
+    ]
+
+
 def test_crash_between_rpc_and_receipt_reconciles_to_unknown(node: Node) -> None:
     draft = ReceiptDraft(
         actor=f"nostr:{ADVISOR}",

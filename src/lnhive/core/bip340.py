@@ -6,6 +6,7 @@ fresh random aux bytes; signatures and x-only keys travel as lower-case hex.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -106,10 +107,18 @@ def verify(xonly: bytes, msg32: bytes, sig: bytes) -> bool:
     try:
         if len(xonly) != 32 or len(msg32) != 32 or len(sig) != 64:
             return False
-        ok: bool = PublicKeyXOnly(bytes(xonly)).verify(bytes(sig), bytes(msg32))
+        ok: bool = _parsed_xonly(bytes(xonly)).verify(bytes(sig), bytes(msg32))
         return ok
     except (ValueError, TypeError):
         return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_xonly(xonly: bytes) -> PublicKeyXOnly:
+    """The parsed key (public data): the same advisors, members and receipt keys sign
+    again and again, and parsing costs a tenth of a verification. Invalid keys raise
+    and are not cached."""
+    return PublicKeyXOnly(xonly)
 
 
 def object_digest(obj: Mapping[str, Any], sig_field: str = "sig") -> bytes:

@@ -33,6 +33,11 @@ class ChannelState:
         return ref == self.short_channel_id or (bool(self.channel_id) and ref == self.channel_id)
 
 
+SNAPSHOT_PEERCHANNELS = "listpeerchannels"
+"""Key in :attr:`NodeSnapshot.extra` of the whole ``listpeerchannels`` answer a snapshot
+was made from (the executor's reads in the same request use it instead of asking again)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeSnapshot:
     """Our channels, connected peers and on-chain funds at one moment."""

@@ -13,9 +13,10 @@ from typing import Any
 from lnhive.cln.api import NodeApi
 from lnhive.core.canonical import canonical_json
 from lnhive.core.hashing import sha256_hex
-from lnhive.manage.snapshot import ChannelState, NodeSnapshot
+from lnhive.manage.snapshot import SNAPSHOT_PEERCHANNELS, ChannelState, NodeSnapshot
 
 LIVE_STATES = frozenset({"CHANNELD_NORMAL", "CHANNELD_AWAITING_SPLICE"})
+
 """Channel states whose policy a ``setchannel`` changes."""
 
 
@@ -60,7 +61,8 @@ def snapshot_from_node(
     if node_id is None:
         node_id = str(node.getinfo().get("id", ""))
     channels = []
-    for entry in node.listpeerchannels().get("channels", []):
+    peerchannels = node.listpeerchannels()
+    for entry in peerchannels.get("channels", []):
         if entry.get("state") not in LIVE_STATES:
             continue
         state = channel_state(entry)
@@ -85,6 +87,7 @@ def snapshot_from_node(
         onchain_unconfirmed_sats=unconfirmed,
         node_id=node_id,
         hive_peers=tuple(hive_peers),
+        extra={SNAPSHOT_PEERCHANNELS: peerchannels},
     )
 
 
