@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,8 +41,19 @@ def test_demo_runs_and_every_check_passes(tmp_path: Path) -> None:
     assert "refused by policy (policy_blocked, with a receipt) and changed nothing" in out
     assert "waited in the confirmation queue until the operator approved it, then ran" in out
     assert "verifies offline against the node id (lnhive advisor verify)" in out
+    # the identity scene: every node's DID, heidi's bindings checked offline, and the
+    # advisor's reputation rising with a second issuer
+    assert "cl-hive-archon on 7 nodes: each has a did:key bound to its node key" in out
+    assert len(set(re.findall(r"did:key:z6Mk\w{40,}", out))) == 7
+    assert re.search(r"│ alice \(hive \w+\) +│ did:key:z6Mk", out)
+    assert "verified offline by pure code, no RPC; a forged one refused" in out
+    rose = re.search(r"reputation rose from (\d+) \((\w+)\) to (\d+) \((\w+)\)", out)
+    assert rose is not None and int(rose[3]) > int(rose[1]), out
     assert "✗" not in out
-    # Every node's log was kept in --dir and shows the plugin came up.
-    logs = sorted((tmp_path / "demo").glob("*/log"))
-    assert len(logs) == 8
-    assert all("echo plugin ready" in p.read_text() for p in logs)
+    # Every node's log was kept in --dir and shows the plugin came up; the identity
+    # scene's new node ivan has a log too.
+    logs = {p.parent.name: p for p in (tmp_path / "demo").glob("*/log")}
+    scenario = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+    assert sorted(logs) == [*scenario, "ivan"]
+    assert all("echo plugin ready" in logs[n].read_text() for n in scenario)
+    assert "cl-hive-archon started" in logs["ivan"].read_text()

@@ -6,7 +6,10 @@ nodes, calls one node over REST with a rune, then runs the fleet scene
 (:mod:`lnhive.cli.demo_fleet`: cl-hive on five nodes forms a hive, shares state and
 settles a conflicting channel open) and the comms scene (:mod:`lnhive.cli.demo_comms`:
 an advisor process manages a node's fees over Nostr through cl-hive-comms, within the
-operator's limits and confirmation queue), and prints what happened. Everything goes
+operator's limits and confirmation queue) and the identity scene
+(:mod:`lnhive.cli.demo_identity`: cl-hive-archon gives every node a DID, a binding is
+checked offline, and an advisor's reputation rises with its successful managed actions),
+and prints what happened. Everything goes
 through the real interfaces: plugins are subprocesses speaking the plugin protocol, and
 every call goes through a node's `lightning-rpc` socket or its REST endpoint. It exits 0
 when every check passed.
@@ -27,7 +30,7 @@ from pyln.client import LightningRpc
 from rich.console import Console
 from rich.table import Table
 
-from lnhive.cli import demo_comms, demo_fleet
+from lnhive.cli import demo_comms, demo_fleet, demo_identity
 from lnhive.sim.runtime import SimThread
 from lnhive.sim.scenario import Scenario, load_scenario, start_scenario
 from lnhive.sim.testing import wait_for
@@ -38,6 +41,7 @@ ECHO_REQUEST = "a1b1"
 FLEET_MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 FLEET_OUTSIDER = "grace"
 COMMS_NODE = "frank"
+IDENTITY_NODE = "heidi"
 
 
 def run(
@@ -65,7 +69,14 @@ def run(
         bool,
         typer.Option(
             "--comms/--no-comms",
-            help="Run the comms scene (an advisor manages a node over Nostr) at the end.",
+            help="Run the comms scene (an advisor manages a node over Nostr).",
+        ),
+    ] = True,
+    identity: Annotated[
+        bool,
+        typer.Option(
+            "--identity/--no-identity",
+            help="Run the identity scene (cl-hive-archon: DIDs, bindings, reputation) at the end.",
         ),
     ] = True,
 ) -> None:
@@ -113,6 +124,12 @@ def run(
             )
         if comms and COMMS_NODE in rpcs:
             checks.extend(demo_comms.run_scene(console, rpcs, COMMS_NODE, base / "comms"))
+        if identity and all(n in rpcs for n in (*FLEET_MEMBERS, IDENTITY_NODE)):
+            checks.extend(
+                demo_identity.run_scene(
+                    console, sim, rpcs, FLEET_MEMBERS, IDENTITY_NODE, base / "identity"
+                )
+            )
     finally:
         with console.status("stopping…"):
             sim.close()
