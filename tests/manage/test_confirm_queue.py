@@ -126,3 +126,21 @@ def test_pending_limits(store: Store) -> None:
     assert len(q.pending(T0 + 100, advisor_id=ADVISOR)) == MAX_PER_ADVISOR
     # once some expire, there is room again
     hold(q, HoldKind.QUEUE, now=T0 + 24 * HOUR + 1)
+
+
+def test_expiry_is_never_late_after_new_holds_or_a_rolled_back_sweep(store: Store) -> None:
+    """expire() skips its queries until the earliest open expiry it knows of; a new hold
+    and a rolled-back sweep must both still expire on time."""
+    q = ConfirmQueue(store)
+    assert q.expire(T0) == []  # nothing open: nothing due until a hold
+    late = hold(q, HoldKind.QUEUE)  # expires T0 + 24 h
+    assert q.expire(T0 + HOUR) == []
+    early = hold(q, HoldKind.CONFIRM, now=T0 + HOUR, advisor=OTHER_ADVISOR)  # T0 + 5 h
+    assert [p.action_id for p in q.expire(T0 + 5 * HOUR)] == [early]
+    # a sweep inside a transaction that is rolled back: the action is open again
+    with pytest.raises(RuntimeError), store.transaction():
+        assert [p.action_id for p in q.expire(T0 + 24 * HOUR)] == [late]
+        raise RuntimeError("rolled back")
+    assert q.get(late).status is PendingStatus.PENDING
+    assert [p.action_id for p in q.expire(T0 + 24 * HOUR + 1)] == [late]
+    assert q.get(late).status is PendingStatus.EXPIRED

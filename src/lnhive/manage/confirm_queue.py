@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Mapping
@@ -104,6 +105,11 @@ def _row(r: sqlite3.Row) -> PendingAction:
 class ConfirmQueue:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._next_expiry: float | None = None
+        """No open action expires before this (``None``: not known yet). Only a new hold
+        makes it earlier (approvals, refusals and cancellations only close actions) and a
+        rolled-back expiry leaves it at the action's own expiry, so it may be early, never
+        late: :meth:`expire` (run before every request) skips its queries until then."""
 
     def hold(
         self,
@@ -160,6 +166,8 @@ class ConfirmQueue:
                     PendingStatus.PENDING.value,
                 ),
             )
+        if self._next_expiry is not None:
+            self._next_expiry = min(self._next_expiry, now + HOLD_EXPIRY_S[kind])
         return self.get(action_id)
 
     def get(self, action_id: str) -> PendingAction:
@@ -265,7 +273,15 @@ class ConfirmQueue:
 
     def expire(self, now: float) -> list[PendingAction]:
         """Mark open actions past their expiry; returns them (each gets a receipt + notice)."""
+        if self._next_expiry is not None and now < self._next_expiry:
+            return []
         with self._store.transaction() as conn:
+            # Read before expiring anything: if this transaction is rolled back, the
+            # actions expired here are open again and the earliest of them is still due.
+            nxt = conn.execute(
+                "SELECT MIN(expires_at) AS t FROM comms_pending_actions "
+                "WHERE status IN ('pending', 'approved')"
+            ).fetchone()
             rows = conn.execute(
                 "SELECT action_id FROM comms_pending_actions "
                 "WHERE status IN ('pending', 'approved') AND expires_at <= ?",
@@ -278,6 +294,7 @@ class ConfirmQueue:
                     "WHERE action_id = ?",
                     (now, action_id),
                 )
+        self._next_expiry = math.inf if nxt["t"] is None else float(nxt["t"])
         return [self.get(i) for i in ids]
 
     def cancel_for_advisor(self, advisor_id: str, reason: str, now: float) -> list[str]:

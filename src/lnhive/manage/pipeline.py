@@ -679,7 +679,9 @@ class Pipeline:
             except Exception:
                 log.exception("state after the action could not be read")
         if error is None:
-            draft = dataclasses.replace(draft, outcome="success", result=out)
+            draft = dataclasses.replace(
+                draft, outcome="success", result=out, rpc_calls=calls, state_hash_after=after
+            )
         else:
             spec = code_for(error)
             message = "internal error" if spec.code == "internal_error" else error.message
@@ -689,8 +691,9 @@ class Pipeline:
                 decision=draft.decision if ran else "rejected",
                 outcome="failure" if ran else "n/a",
                 error={"code": spec.code, "message": message},
+                rpc_calls=calls,
+                state_hash_after=after,
             )
-        draft = dataclasses.replace(draft, rpc_calls=calls, state_hash_after=after)
         with self.store.transaction():
             receipt = self.append(draft)
             self.store.execute("DELETE FROM comms_inflight WHERE request_hash = ?", (marker,))
