@@ -142,7 +142,7 @@ def _scene(
     advisor: Advisor,
     key: Future[str],
 ) -> None:
-    peers = _peer_names(rpc, names)
+    peers = peer_names(rpc, names)
     with console.status(f"comms: starting cl-hive-comms on {node} with the relay…"):
         rpc.call(
             "plugin",
@@ -192,10 +192,10 @@ def _scene(
 
     # 1. A fee change within the limits runs.
     with console.status("comms: the advisor changes a fee over Nostr…"):
-        before = _fees(rpc)
+        before = fees(rpc)
         target = before[first] + max(1, before[first] // 10)
         reply = send("set_single", {"channel_id": first, "fee_ppm": target})
-        after = _fees(rpc)
+        after = fees(rpc)
     rows.append(
         (
             f"advisor: set_single {peers[first]} → {target}",
@@ -218,7 +218,7 @@ def _scene(
         before = after
         target = before[second] + max(2, before[second] * 2 // 5)
         reply = send("set_single", {"channel_id": second, "fee_ppm": target})
-        after = _fees(rpc)
+        after = fees(rpc)
     rows.append(
         (
             f"advisor: set_single {peers[second]} → {target}",
@@ -246,7 +246,7 @@ def _scene(
         before = after
         bulk, others = before[first], [s for s in scids if s != first]
         reply = send("set_bulk", {"channels": others, "policy": {"fee_ppm": bulk}})
-        held = _fees(rpc)
+        held = fees(rpc)
         pending = rpc.call("hive-client-pending")["pending"]
     rows.append(
         (
@@ -275,7 +275,7 @@ def _scene(
         done: dict[str, Any] = {"ok": False, "code": "not_queued"}
         if item is not None:
             done = rpc.call("hive-client-approve", {"action_id": action_id})
-        after = _fees(rpc)
+        after = fees(rpc)
     rows.append(
         (
             "operator: hive-client-approve",
@@ -325,7 +325,7 @@ def _scene(
     )
 
 
-def _peer_names(rpc: LightningRpc, names: dict[str, str]) -> dict[str, str]:
+def peer_names(rpc: LightningRpc, names: dict[str, str]) -> dict[str, str]:
     """The node's channels (scid → the peer's name), by name."""
     chans = {
         str(c["short_channel_id"]): names.get(c["peer_id"]) or str(c["peer_id"])[:12]
@@ -335,7 +335,8 @@ def _peer_names(rpc: LightningRpc, names: dict[str, str]) -> dict[str, str]:
     return dict(sorted(chans.items(), key=lambda kv: kv[1]))
 
 
-def _fees(rpc: LightningRpc) -> dict[str, int]:
+def fees(rpc: LightningRpc) -> dict[str, int]:
+    """The node's live channels' fee rates (scid → ppm)."""
     return {
         str(c["short_channel_id"]): int(c["updates"]["local"]["fee_proportional_millionths"])
         for c in rpc.listpeerchannels()["channels"]

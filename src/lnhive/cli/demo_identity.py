@@ -48,6 +48,7 @@ from lnhive.cli.advisor import (
     next_nonce,
     send_intent,
 )
+from lnhive.cli.demo_comms import fees, peer_names
 from lnhive.identity.bindings import BindingFailure, VerifiedBinding, verify_binding
 from lnhive.identity.credentials import CredentialFailure, verify_credential
 from lnhive.sim.host import PluginSpec, PluginStartError
@@ -152,7 +153,7 @@ def _scene(
     secret = load_key(key_path)
     for node in (ivan, hub):
         _authorize(node, advisor)
-        node.scids = _channels(node.rpc, names)
+        node.scids = peer_names(node.rpc, names)
 
     console.print(
         f"[bold]identity[/bold]: an advisor (key {advisor[:12]}…, the advisor client's Python "
@@ -161,7 +162,7 @@ def _scene(
     )
 
     def act(node: Managed, scid: str) -> dict[str, Any]:
-        fee = _fees(node.rpc)[scid] + 1
+        fee = fees(node.rpc)[scid] + 1
         return send_intent(
             secret, RestTransport(node.url, node.rune), node=node.key,
             credential_id=node.credential, schema=FEES, action="set_single",
@@ -307,29 +308,12 @@ def _authorize(node: Managed, advisor: str) -> None:
     node.key = str(node.rpc.call("hive-client-status")["identity"]["pubkey"])
 
 
-def _channels(rpc: LightningRpc, names: dict[str, str]) -> dict[str, str]:
-    chans = {
-        str(c["short_channel_id"]): names.get(c["peer_id"]) or str(c["peer_id"])[:12]
-        for c in rpc.listpeerchannels()["channels"]
-        if c.get("short_channel_id") and c["state"] == "CHANNELD_NORMAL"
-    }
-    return dict(sorted(chans.items(), key=lambda kv: kv[1]))
-
-
-def _fees(rpc: LightningRpc) -> dict[str, int]:
-    return {
-        str(c["short_channel_id"]): int(c["updates"]["local"]["fee_proportional_millionths"])
-        for c in rpc.listpeerchannels()["channels"]
-        if c.get("short_channel_id") and c["state"] == "CHANNELD_NORMAL"
-    }
-
-
 def _pay_through(payer: LightningRpc, hop: Managed, scid: str, names: dict[str, str]) -> int:
     """Keysend from ``payer`` to the peer of ``hop`` at the other end of ``scid`` (a channel
     whose fee the advisor changed), once the payer's gossip shows that fee; returns how
     many forwards ``hop`` gained."""
     ids = {name: node_id for node_id, name in names.items()}
-    fee, source = _fees(hop.rpc)[scid], hop.rpc.getinfo()["id"]
+    fee, source = fees(hop.rpc)[scid], hop.rpc.getinfo()["id"]
 
     def seen() -> bool:
         chans = payer.listchannels(short_channel_id=scid)["channels"]
