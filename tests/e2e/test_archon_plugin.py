@@ -2,7 +2,8 @@
 
 a provisions its did:key (bound to its node key and its Nostr key), issues a VC 2.0
 credential about b and exports it; b, with its own plugin, verifies the credential and
-both bindings from the exported documents alone. Bad input gets JSON-RPC errors in
+both bindings from the exported documents alone; a revokes its Nostr binding, which b
+and an offline check then refuse, and binds it again. Bad input gets JSON-RPC errors in
 22000-22999 and changes nothing; a node restored from the same secret gets the same DID.
 """
 
@@ -18,7 +19,7 @@ import pytest
 from pyln.client import RpcError
 
 import lnhive.plugins
-from lnhive.identity.bindings import verify_binding
+from lnhive.identity.bindings import BindingFailure, verify_binding, verify_revocation
 from lnhive.identity.credentials import CredentialFailure, issue_credential, verify_credential
 from lnhive.identity.keys import DidSigner
 from lnhive.identity.store import DB_NAME
@@ -89,6 +90,51 @@ def test_provision_issue_export_and_verify_elsewhere(node_factory: NodeFactory) 
     )["verified"]
     doc = b.rpc.call("hive-archon-resolve", {"did": did})["did_document"]
     assert doc["assertionMethod"] == [vc["proof"]["verificationMethod"]]
+
+    # a revokes its Nostr binding; b and anyone offline see it revoked, then a binds again
+    old_nostr = next(x for x in exported["bindings"] if x["binding_type"] == "nostr")
+    revoked = a.rpc.call(
+        "hive-archon-binding-revoke", {"binding_type": "nostr", "reason": "rotated"}
+    )
+    rev = revoked["revocation"]
+    assert revoked["binding"] == old_nostr and rev["type"] == "LnhiveKeyBindingRevocation"
+    assert verify_revocation(rev, old_nostr).reason == "rotated"  # offline, no node
+    with pytest.raises(BindingFailure) as failed:
+        verify_binding(old_nostr, [rev])
+    assert failed.value.kind == "revoked"
+    e = _error(
+        b, "hive-archon-binding-verify", {"binding_json": old_nostr, "revocations_json": rev}
+    )
+    assert e["code"] == 22016 and e["message"].startswith("credential_invalid: revoked: ")
+    assert "nostr" not in a.rpc.call("hive-archon-status")["bindings"]
+    listed = a.rpc.call("hive-archon-bindings")
+    assert [x["binding_type"] for x in listed["active"]] == ["cln"]
+    assert listed["revoked"][0]["revocation"] == rev and listed["revoked"][0]["verified"]
+    e = _error(a, "hive-archon-binding-revoke", {"binding_type": "nostr"})
+    assert e["code"] == 22003 and "already revoked" in e["message"]
+    e = _error(a, "hive-archon-binding-revoke", {"binding_type": "email"})
+    assert e["code"] == 22001
+    assert a.rpc.call("hive-archon-bindings") == listed
+
+    rebound = a.rpc.call("hive-archon-bind-nostr")
+    assert rebound["already_bound"] is False and rebound["created_at"] > revoked["revoked_at"]
+    assert rebound["created_at"] > old_nostr["created_at"]
+    new_nostr = rebound["binding"]
+    checked_new = b.rpc.call("hive-archon-binding-verify", {"binding_json": new_nostr})
+    assert checked_new["key"] == status["nostr_pubkey"]
+    e = _error(
+        b, "hive-archon-binding-verify", {"binding_json": new_nostr, "revocations_json": [rev]}
+    )
+    assert e["message"].startswith("credential_invalid: wrong_binding: ")  # the old one only
+    assert a.rpc.call("hive-archon-bind-nostr")["already_bound"] is True
+    assert a.rpc.call("hive-archon-bind-cln", {"cln_pubkey": a.id})["already_bound"] is True
+    e = _error(a, "hive-archon-bind-cln", {"cln_pubkey": b.id})
+    assert e["code"] == 22007
+    assert a.rpc.call("hive-archon-status")["bindings"]["nostr"]["verified"] is True
+
+    pruned = a.rpc.call("hive-archon-prune")
+    assert pruned["retention_days"] == 90 and pruned["polls_removed"] == 0
+    assert _error(a, "hive-archon-prune", {"retention_days": 0})["code"] == 22001
 
     db = Path(a.sim.network_dir) / DB_NAME
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600

@@ -34,13 +34,12 @@ from lnhive.core.errors import (
 )
 from lnhive.core.store import Store
 from lnhive.identity import didkey
+from lnhive.identity.binding_service import KeyBindings
 from lnhive.identity.bindings import (
-    CLN,
-    NOSTR,
+    KINDS,
     BindingFailure,
     binding_id,
-    make_cln_binding,
-    make_nostr_binding,
+    parse_revocations,
     verify_binding,
 )
 from lnhive.identity.credentials import (
@@ -159,9 +158,10 @@ class Archon:
         except Exception as exc:
             raise NodeRpcError(f"cannot read the node's identity: {type(exc).__name__}") from exc
         self.signer = DidSigner.from_node(node)
-        self._nostr_secret = bytes.fromhex(nostr_hex)
-        self.nostr_pubkey = bip340.xonly_pubkey(self._nostr_secret).hex()
+        nostr_secret = bytes.fromhex(nostr_hex)
+        self.nostr_pubkey = bip340.xonly_pubkey(nostr_secret).hex()
         self.store: Store = open_archon_store(db_path)
+        self.bindings = KeyBindings(self, nostr_secret)
         self.reputation = ReputationService(self)
         try:
             self.reputation.domain_weights = parse_domain_weights(
@@ -196,14 +196,13 @@ class Archon:
         return row
 
     def _bindings(self) -> dict[str, dict[str, Any]]:
-        rows = self.store.query(
-            "SELECT binding_type, binding_json FROM archon_bindings WHERE did = ?",
-            (self.signer.did,),
-        )
-        return {str(r["binding_type"]): json.loads(r["binding_json"]) for r in rows}
+        return self.bindings.active()
 
     def provision(self, force: object = False, label: object = "") -> dict[str, Any]:
-        """Store the derived DID and bind it to the node key and the Nostr key (idempotent)."""
+        """Store the derived DID and bind it to the node key and the Nostr key (idempotent).
+
+        A revoked binding is not made again here (``hive-archon-bind-*`` does that);
+        ``force`` re-signs the active ones."""
         if not isinstance(force, bool):
             raise InvalidInput("force must be true or false")
         if not isinstance(label, str) or len(label.strip()) > MAX_LABEL:
@@ -216,20 +215,14 @@ class Archon:
                     f"this database holds {row['did'][:32]}…, not the DID this node derives "
                     f"({self.signer.did[:32]}…); force=true replaces it"
                 )
-            existing = self._bindings()
-            if row is not None and not force and set(existing) == {CLN, NOSTR}:
+            same = row is not None and row["did"] == self.signer.did
+            existing = self._bindings() if same else {}
+            wanted = set(KINDS) - (self.bindings.revoked_kinds() if same else set())
+            todo = wanted if force else wanted - set(existing)
+            if row is not None and same and not todo:
                 return self._provision_result(row, existing, already=True)
             now = self._now()
-            docs = {
-                CLN: make_cln_binding(self.signer, self.node_id, self._signmessage, now),
-                NOSTR: make_nostr_binding(self.signer, self._nostr_secret, now),
-            }
-            for doc in docs.values():  # fail closed: never store what does not verify
-                try:
-                    verify_binding(doc)
-                except BindingFailure as exc:
-                    raise Internal(f"a new binding does not verify: {exc.reason}") from None
-            same = row is not None and row["did"] == self.signer.did
+            docs = {kind: self.bindings.make(kind, now) for kind in sorted(todo)}
             label = label or (str(row["label"]) if same and row is not None else "")
             with self.store.transaction() as conn:
                 if not same:
@@ -242,32 +235,11 @@ class Archon:
                     "created_at = excluded.created_at, updated_at = excluded.updated_at",
                     (self.signer.did, label, SOURCE, created, now),
                 )
-                for kind, doc in docs.items():
-                    conn.execute(
-                        "INSERT INTO archon_bindings (binding_id, did, binding_type, subject, "
-                        "binding_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (binding_type, subject) DO UPDATE SET "
-                        "binding_id = excluded.binding_id, did = excluded.did, "
-                        "binding_json = excluded.binding_json, updated_at = excluded.updated_at",
-                        (
-                            binding_id(self.signer.did, kind, doc["subject"]),
-                            self.signer.did,
-                            kind,
-                            doc["subject"],
-                            json.dumps(doc, sort_keys=True),
-                            now,
-                            now,
-                        ),
-                    )
+                for doc in docs.values():
+                    self.bindings.save(conn, doc, now)
             row = self._identity()
             assert row is not None
-            return self._provision_result(row, docs, already=False)
-
-    def _signmessage(self, text: str) -> str:
-        try:
-            return str(self.node.signmessage(message=text)["zbase"])
-        except Exception as exc:
-            raise NodeRpcError(f"signmessage failed: {type(exc).__name__}") from exc
+            return self._provision_result(row, {**existing, **docs}, already=False)
 
     def _provision_result(
         self, row: sqlite3.Row, docs: dict[str, dict[str, Any]], *, already: bool
@@ -665,10 +637,14 @@ class Archon:
 
     # -- bindings and messages --------------------------------------------------------
 
-    def verify_binding(self, binding_json: object) -> dict[str, Any]:
-        """Verify a binding document offline."""
+    def verify_binding(
+        self, binding_json: object, revocations_json: object = None
+    ) -> dict[str, Any]:
+        """Verify a binding document offline, and that none of the revocation documents
+        given (one, a list, or their JSON text) revokes it."""
         try:
-            b = verify_binding(binding_json)
+            revocations = parse_revocations(revocations_json)
+            b = verify_binding(binding_json, revocations)
         except BindingFailure as exc:
             raise failure(exc.kind, exc.reason) from None
         return {
@@ -680,6 +656,7 @@ class Archon:
             "subject": b.subject,
             "key": b.key,
             "created_at": b.created_at,
+            "revocations_checked": len(revocations),
         }
 
     def sign_message(self, message: object) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from lnhive.core.errors import (
     Unauthorized,
 )
 from lnhive.core.store import Store
+from lnhive.identity import outbox
 from lnhive.identity.fleetlink import FleetLink, LocalOnly
 from lnhive.identity.polls import (
     Poll,
@@ -68,6 +69,8 @@ GRACE_S = 600
 """Votes arriving later than this after the deadline are refused: the tally is final then."""
 MAX_SKEW_S = 300
 MAX_LIST = 500
+DAY = 86_400
+MAX_RETENTION_DAYS = 36_500
 ACTIVE = "active"
 COMPLETED = "completed"
 
@@ -509,4 +512,35 @@ class Governance:
             "completed_polls": total - active,
             "total_polls": total,
             "total_votes": self._count("archon_votes"),
+        }
+
+    # -- maintenance ------------------------------------------------------------------
+
+    def prune(self, retention_days: object = 90) -> dict[str, Any]:
+        """Drop polls completed before the cutoff (now - ``retention_days`` days) with their
+        votes, and completed/exhausted gateway outbox entries created before it, in one
+        transaction (spec §1.9)."""
+        if type(retention_days) is not int or not 1 <= retention_days <= MAX_RETENTION_DAYS:
+            raise InvalidInput(f"retention_days must be an integer from 1 to {MAX_RETENTION_DAYS}")
+        now = self._now()
+        cutoff = now - retention_days * DAY
+        with self.lock, self.store.transaction() as conn:
+            completed = conn.execute(
+                "SELECT COUNT(*) FROM archon_polls WHERE deadline <= ?", (now,)
+            ).fetchone()[0]
+            votes = conn.execute(
+                "DELETE FROM archon_votes WHERE poll_id IN "
+                "(SELECT poll_id FROM archon_polls WHERE deadline < ?)",
+                (cutoff,),
+            ).rowcount
+            polls = conn.execute("DELETE FROM archon_polls WHERE deadline < ?", (cutoff,)).rowcount
+            pruned = outbox.prune(self.store, cutoff)  # a savepoint of this transaction
+        return {
+            "ok": True,
+            "polls_completed": int(completed),
+            "polls_removed": int(polls),
+            "votes_removed": int(votes),
+            "outbox_pruned": pruned,
+            "retention_days": retention_days,
+            "cutoff": cutoff,
         }

@@ -171,6 +171,24 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     CREATE INDEX archon_outbox_due ON archon_outbox (status, next_retry_at);
     """,
+    # 5: revoked key bindings, each with its revocation document (signed by both keys);
+    # a revoked binding leaves archon_bindings in the same transaction
+    """
+    CREATE TABLE archon_binding_revocations (
+        binding_id TEXT NOT NULL,
+        did TEXT NOT NULL,
+        binding_type TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        binding_created_at INTEGER NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        binding_json TEXT NOT NULL,
+        revocation_json TEXT NOT NULL,
+        PRIMARY KEY (binding_id, revoked_at)
+    );
+    CREATE INDEX archon_binding_revocations_did
+        ON archon_binding_revocations (did, revoked_at);
+    """,
 )
 
 

@@ -189,9 +189,39 @@ def hive_archon_status_list() -> dict[str, Any]:
 
 
 @plugin.method("hive-archon-binding-verify")
-def hive_archon_binding_verify(binding_json: Any) -> dict[str, Any]:
-    """Verify a DID binding document (cln or nostr) offline."""
-    return _call(lambda: _archon().verify_binding(binding_json))
+def hive_archon_binding_verify(binding_json: Any, revocations_json: Any = None) -> dict[str, Any]:
+    """Verify a DID binding document (cln or nostr) offline; REVOCATIONS_JSON (one
+    revocation document or a list) must each verify against it, and one that does makes
+    the binding revoked."""
+    return _call(lambda: _archon().verify_binding(binding_json, revocations_json))
+
+
+@plugin.method("hive-archon-bindings")
+def hive_archon_bindings(limit: int = 50) -> dict[str, Any]:
+    """This DID's active bindings (re-verified) and its revoked ones, newest first (LIMIT
+    1-500), each with its binding and revocation documents."""
+    return _call(lambda: _archon().bindings.list_bindings(limit))
+
+
+@plugin.method("hive-archon-bind-cln")
+def hive_archon_bind_cln(cln_pubkey: str = "", did: str = "") -> dict[str, Any]:
+    """Bind this node's DID to its node key (again after a revocation); idempotent while
+    the binding is active. CLN_PUBKEY and DID, when given, must be this node's."""
+    return _call(lambda: _archon().bindings.bind("cln", cln_pubkey, did))
+
+
+@plugin.method("hive-archon-bind-nostr")
+def hive_archon_bind_nostr(nostr_pubkey: str = "", did: str = "") -> dict[str, Any]:
+    """Bind this node's DID to its Nostr key (again after a revocation); idempotent while
+    the binding is active. NOSTR_PUBKEY and DID, when given, must be this node's."""
+    return _call(lambda: _archon().bindings.bind("nostr", nostr_pubkey, did))
+
+
+@plugin.method("hive-archon-binding-revoke")
+def hive_archon_binding_revoke(binding_type: str, reason: str = "") -> dict[str, Any]:
+    """Revoke this node's BINDING_TYPE (cln or nostr) binding with a revocation document
+    signed by both keys (REASON: at most 500 characters, published in it)."""
+    return _call(lambda: _archon().bindings.revoke(binding_type, reason))
 
 
 @plugin.method("hive-archon-sign-message")
@@ -371,6 +401,13 @@ def hive_poll_list(status: str = "", limit: int = 50) -> dict[str, Any]:
 def hive_my_votes(limit: int = 50) -> dict[str, Any]:
     """This node's votes, newest first."""
     return _call(lambda: _governance().my_votes(limit))
+
+
+@plugin.method("hive-archon-prune")
+def hive_archon_prune(retention_days: int = 90) -> dict[str, Any]:
+    """Drop polls completed more than RETENTION_DAYS (at least 1) ago with their votes,
+    and completed or exhausted gateway outbox entries older than that."""
+    return _call(lambda: _governance().prune(retention_days))
 
 
 @plugin.method("hive-archon-alias-register")
