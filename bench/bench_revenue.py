@@ -17,8 +17,16 @@ and whether the rebalance spend stayed inside the daily budget (the largest spen
 trailing 24 h and the largest daily commitment the budget ledger reported, both against the
 budget).
 
-Default: 10 virtual days (about a minute on 2 cores); ``--days 30`` (or ``--full``) runs the
-issue's 30 days. Run: ``python bench/bench_revenue.py [--days N] [--seed S] [--budget SAT]``.
+The market is heterogeneous by default: payments toward peer p_j fall as e^(-fee/s_j), with
+each destination's scale s_j (its revenue-optimal fee) drawn log-uniformly in [250, 1500] ppm
+from a stream seeded by ``--seed`` (printed first). Real peers differ in how fee-sensitive
+their senders are, and a fixed fee schedule cannot fit them all. ``--demand-scale S`` runs
+the homogeneous market instead (every destination at scale S; at 600, spec §7 test 13's
+elasticity, the proportional schedule's midpoint happens to sit at the optimum).
+
+Default: 10 virtual days (about 30 s on 2 cores); ``--days 30`` (or ``--full``) runs
+the issue's 30 days. Run:
+``python bench/bench_revenue.py [--days N] [--seed S] [--budget SAT] [--demand-scale PPM]``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from lnhive.cli.revmarket import ARMS, MarketResult, revenue_ceiling_sat, simulate_market
+from lnhive.cli.revmarket import (
+    ARMS,
+    PEERS,
+    MarketResult,
+    heterogeneous_scales,
+    revenue_ceiling_sat,
+    simulate_market,
+)
 
 
 def _ratio(a: float, b: float) -> str:
@@ -44,11 +59,24 @@ def main() -> None:
     ap.add_argument(
         "--demand-scale",
         type=float,
-        default=600.0,
-        help="demand falls as e^(-fee/scale); the revenue-optimal fee is the scale (ppm)",
+        default=None,
+        help="homogeneous market: demand toward every peer falls as e^(-fee/scale), the "
+        "revenue-optimal fee is the scale (ppm); default: a scale per destination peer, "
+        "drawn log-uniformly in [250, 1500] ppm from the seed",
     )
     args = ap.parse_args()
     days = 30 if args.full else args.days
+    scales: float | tuple[float, ...]
+    if args.demand_scale is None:
+        scales = heterogeneous_scales(args.seed)
+        market = (
+            "heterogeneous demand scales "
+            + ", ".join(f"{p} {s:.0f}" for p, s in zip(PEERS, scales, strict=True))
+            + " ppm"
+        )
+    else:
+        scales = args.demand_scale
+        market = f"demand scale {scales:.0f} ppm"
 
     results: dict[str, MarketResult] = {}
     walls: dict[str, float] = {}
@@ -61,13 +89,13 @@ def main() -> None:
                 days=days,
                 seed=args.seed,
                 daily_budget_sat=args.budget,
-                demand_scale_ppm=args.demand_scale,
+                demand_scale_ppm=scales,
             )
             walls[arm] = time.perf_counter() - t0
 
     print(
         f"market: 4 channels x 5 M sat, {days} virtual days, seed {args.seed}, "
-        f"daily rebalance budget {args.budget} sat, demand scale {args.demand_scale:.0f} ppm"
+        f"daily rebalance budget {args.budget} sat, {market}"
     )
     head = (
         f"{'arm':<13} {'revenue':>9} {'rebal':>7} {'net':>9} {'forwards':>8} {'failed':>6} "
@@ -90,7 +118,7 @@ def main() -> None:
             f"net {_ratio(c.net_sat, b.net_sat)}, revenue from day {later + 1} "
             f"{_ratio(c.revenue_from_day_sat(later), b.revenue_from_day_sat(later))}"
         )
-    ceiling = revenue_ceiling_sat(days, args.demand_scale)
+    ceiling = revenue_ceiling_sat(days, scales)
     print(
         f"ceiling (every fee at the demand optimum, unlimited liquidity, expected): "
         f"{ceiling:.0f} sat; "

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lnhive.cli.revmarket import proportional_fee, revenue_ceiling_sat, simulate_market
+from lnhive.cli.revmarket import (
+    HETEROGENEOUS_SCALE_RANGE_PPM,
+    demand_scales,
+    heterogeneous_scales,
+    proportional_fee,
+    revenue_ceiling_sat,
+    simulate_market,
+)
 
 
 def test_proportional_baseline_formula() -> None:
@@ -34,6 +41,44 @@ def test_revenue_ceiling_and_later_revenue(tmp_path: Path) -> None:
     # an expectation: seed 3's two days happen to bring 0.5 % more demand than that
     assert 0.9 < p.revenue_sat / revenue_ceiling_sat(2) < 1.05
     assert p.revenue_from_day_sat(1) == p.revenue_msat_by_day[1] / 1000
+
+
+def test_heterogeneous_scales_are_seeded_and_in_range() -> None:
+    assert HETEROGENEOUS_SCALE_RANGE_PPM == (250.0, 1500.0)
+    draws = {seed: heterogeneous_scales(seed) for seed in range(50)}
+    assert all(heterogeneous_scales(seed) == d for seed, d in draws.items())
+    assert len(set(draws.values())) == 50
+    flat = [s for d in draws.values() for s in d]
+    assert len(flat) == 200 and all(250.0 <= s <= 1500.0 for s in flat)
+    # log-uniform: the geometric midpoint sqrt(250 x 1500) = 612 ppm splits the draws
+    assert 70 < sum(s < math.sqrt(250 * 1500) for s in flat) < 130
+    assert demand_scales(600) == (600.0,) * 4
+    with pytest.raises(ValueError, match="positive demand scales"):
+        demand_scales((600, 600))
+
+
+def test_revenue_ceiling_uses_each_destinations_scale() -> None:
+    """Zero-fee rates toward p0, p1, p2, p3: 1 + 1.5 + 1.5 = 4, 4, 3 + 3 + 1 = 7, 7 per hour;
+    each payment at its optimum earns 50 000 sat x s_j / 1e6 at e^-1 of the rate."""
+    scales = (300.0, 600.0, 900.0, 1200.0)
+    per_day = (4 * 300 + 4 * 600 + 7 * 900 + 7 * 1200) * math.exp(-1) * 50_000 / 1e6 * 24
+    assert revenue_ceiling_sat(1, scales) == pytest.approx(per_day)  # 8078.6 sat
+    assert revenue_ceiling_sat(2, (600,) * 4) == pytest.approx(revenue_ceiling_sat(2))
+
+
+def test_per_destination_scales_drive_the_demand(tmp_path: Path) -> None:
+    # one scale per destination, all 600, is today's single-scale market exactly
+    a = simulate_market(tmp_path / "a", "static", days=1, seed=3, demand_scale_ppm=(600,) * 4)
+    b = simulate_market(tmp_path / "b", "static", days=1, seed=3)
+    assert a.revenue_msat_by_day == b.revenue_msat_by_day and a.forwards == b.forwards
+    # a steeper curve toward p3 only (the scale is the destination's): at 200 ppm the 7/h
+    # toward p3 fall to 7 x e^(-200/150) = 1.8/h, below the 4 x e^(-1/3) = 2.9/h from it,
+    # so our channel to p3 fills instead of draining
+    c = simulate_market(
+        tmp_path / "c", "static", days=1, seed=3, demand_scale_ppm=(600, 600, 600, 150)
+    )
+    assert c.forwards < b.forwards and c.revenue_sat < b.revenue_sat
+    assert c.final_local_ratios[3] > 0.5 > b.final_local_ratios[3]
 
 
 def test_bad_arm(tmp_path: Path) -> None:

@@ -6,10 +6,16 @@ Our node ``us`` has one channel (5 M sat, 50/50 at the start) to each of four pe
 (they are routed with the hub excluded). External fees are 25 ppm (a circular rebalance pays about 75 ppm).
 
 Demand is directional, so liquidity moves: peers p0 and p1 mostly pay p2 and p3. Payments
-from p_i to p_j arrive as a Poisson process at ``base_ij`` x e^(-f/600) per hour, where f is
-our fee toward p_j at the time (the same elasticity as spec §7 test 13), each of 20 000 to
-80 000 sat. A payment fails when our channel toward p_j cannot carry it: that is the
-revenue a depleted channel loses.
+from p_i to p_j arrive as a Poisson process at ``base_ij`` x e^(-f/s_j) per hour, where f is
+our fee toward p_j at the time, each of 20 000 to 80 000 sat. A payment fails when our
+channel toward p_j cannot carry it: that is the revenue a depleted channel loses.
+
+The demand scale s_j (the revenue-optimal fee toward p_j: f x e^(-f/s) peaks at f = s) is
+either one number for every destination (``demand_scale_ppm=600``, the default here, is
+the elasticity of spec §7 test 13) or one per destination. The heterogeneous market
+(:func:`heterogeneous_scales`) draws each destination's scale log-uniformly in
+[250, 1500] ppm from its own stream seeded by the run's seed, independent of the demand
+streams: real peers differ in how their senders react to fees.
 
 Every arm runs the same budgeted rebalancer (every 15 min) and the same flow analysis
 (hourly); they differ only in the fee policy, applied every 30 min:
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +54,7 @@ OUR_CAPACITY_SAT = 5_000_000
 HUB_CAPACITY_SAT = 20_000_000
 EXTERNAL_FEE_PPM = 25
 DEMAND_SCALE_PPM = 600.0
+HETEROGENEOUS_SCALE_RANGE_PPM = (250.0, 1500.0)
 STATIC_FEE_PPM = 200
 PROPORTIONAL_MIN_PPM = 50
 PROPORTIONAL_MAX_PPM = 1000
@@ -71,16 +79,45 @@ def proportional_fee(local_ratio: float) -> int:
     return round(PROPORTIONAL_MIN_PPM + span * (1.0 - local_ratio))
 
 
-def revenue_ceiling_sat(days: float, demand_scale_ppm: float = DEMAND_SCALE_PPM) -> float:
-    """Expected revenue (sat) if every pair's fee sat at the demand curve's revenue optimum
-    (f x e^(-f/scale) peaks at f = scale) and no payment ever lacked liquidity: an upper
-    bound, in expectation, for any fee policy in this market (a run's realized demand varies
-    by a few per cent around it). A diagnostic; the market does not use it."""
+DemandScale = float | Sequence[float]
+"""One demand scale (ppm) for every destination, or one per destination peer (``PEERS`` order)."""
+
+
+def demand_scales(demand_scale_ppm: DemandScale) -> tuple[float, ...]:
+    """The demand scale toward each destination peer, in ``PEERS`` order."""
+    if isinstance(demand_scale_ppm, int | float):
+        scales = (float(demand_scale_ppm),) * len(PEERS)
+    else:
+        scales = tuple(float(s) for s in demand_scale_ppm)
+    if len(scales) != len(PEERS) or not all(s > 0 for s in scales):
+        raise ValueError(f"need {len(PEERS)} positive demand scales, got {demand_scale_ppm!r}")
+    return scales
+
+
+def heterogeneous_scales(seed: int) -> tuple[float, ...]:
+    """Each destination peer's demand scale (ppm), drawn log-uniformly in
+    ``HETEROGENEOUS_SCALE_RANGE_PPM`` from a stream of its own seeded by ``seed`` (so the
+    draw neither depends on nor shifts the demand streams)."""
+    lo, hi = HETEROGENEOUS_SCALE_RANGE_PPM
+    rng = random.Random(f"scales:{seed}")
+    return tuple(math.exp(rng.uniform(math.log(lo), math.log(hi))) for _ in PEERS)
+
+
+def revenue_ceiling_sat(days: float, demand_scale_ppm: DemandScale = DEMAND_SCALE_PPM) -> float:
+    """Expected revenue (sat) if every pair's fee sat at its demand curve's revenue optimum
+    (f x e^(-f/s_j) peaks at f = s_j, the scale of the pair's destination) and no payment
+    ever lacked liquidity: an upper bound, in expectation, for any fee policy in this market
+    (a run's realized demand varies by a few per cent around it). A diagnostic; the market
+    does not use it."""
+    scales = demand_scales(demand_scale_ppm)
     mean_amount_sat = sum(AMOUNT_RANGE_SAT) / 2
     n = len(PEERS)
-    rate_h = sum(base_rate_per_h(i, j) for i in range(n) for j in range(n))
-    per_payment_sat = mean_amount_sat * demand_scale_ppm / 1e6
-    return rate_h * math.exp(-1.0) * per_payment_sat * 24.0 * days
+    per_hour_sat = sum(
+        base_rate_per_h(i, j) * math.exp(-1.0) * mean_amount_sat * scales[j] / 1e6
+        for i in range(n)
+        for j in range(n)
+    )
+    return per_hour_sat * 24.0 * days
 
 
 @dataclass
@@ -198,11 +235,14 @@ def simulate_market(
     days: int = 30,
     seed: int = 7,
     daily_budget_sat: int = 5000,
-    demand_scale_ppm: float = DEMAND_SCALE_PPM,
+    demand_scale_ppm: DemandScale = DEMAND_SCALE_PPM,
 ) -> MarketResult:
-    """Run one arm of the market for ``days`` virtual days."""
+    """Run one arm of the market for ``days`` virtual days; ``demand_scale_ppm`` is one
+    scale for every destination or one per destination peer (e.g.
+    :func:`heterogeneous_scales`)."""
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
+    scales = demand_scales(demand_scale_ppm)
     m = _build(seed)
     start = m.clock.now()
     res = MarketResult(arm, days, daily_budget_sat)
@@ -265,7 +305,7 @@ def simulate_market(
         res.max_committed_24h_sat = max(res.max_committed_24h_sat, committed)
         spent_24h = sum(f for t, f in spent_log if t > t0 - DAY) // 1000
         res.max_spent_24h_sat = max(res.max_spent_24h_sat, spent_24h)
-        _demand(m, res, streams, nxt, t0, demand_scale_ppm)
+        _demand(m, res, streams, nxt, t0, scales)
     res.final_local_ratios = [round(_local_ratio(m, c), 3) for c in m.ours]
     for p in svc.profits.evaluate_all():
         res.classes[str(p.classification)] = res.classes.get(str(p.classification), 0) + 1
@@ -279,15 +319,15 @@ def _demand(
     streams: dict[tuple[int, int], random.Random],
     nxt: dict[tuple[int, int], float],
     t0: float,
-    scale_ppm: float,
+    scales_ppm: tuple[float, ...],
 ) -> None:
-    """One step of payments: each pair's Poisson clock runs at base x e^(-f/scale) per hour
-    with the fee of the step's start (time-rescaled, so a pair's draws never depend on
-    another pair's fee)."""
+    """One step of payments: each pair's Poisson clock runs at base x e^(-f/s_j) per hour
+    (s_j: the scale of the pair's destination) with the fee of the step's start
+    (time-rescaled, so a pair's draws never depend on another pair's fee)."""
     lo, hi = AMOUNT_RANGE_SAT
     events: list[tuple[float, tuple[int, int], int]] = []
     for pair, rng in streams.items():
-        rate_h = base_rate_per_h(*pair) * math.exp(-_our_fee(m, pair[1]) / scale_ppm)
+        rate_h = base_rate_per_h(*pair) * math.exp(-_our_fee(m, pair[1]) / scales_ppm[pair[1]])
         if rate_h <= 0:
             continue
         budget = rate_h * STEP_S / 3600  # units of the unit-rate clock this step consumes
