@@ -406,6 +406,8 @@ def on_shutdown(**kwargs: Any) -> None:
     _stop.set()
     if nostr is not None:
         nostr.stop()
+    if batcher is not None:  # answer what is queued before the database closes
+        batcher.close(timeout=10.0)
     if pipeline is not None:
         pipeline.close()
     plugin.log("cl-hive-comms stopped")
