@@ -355,6 +355,10 @@ class Pipeline:
                     replies.append(reply)
                     if not conn.in_transaction:  # cannot happen unless SQLite gave up
                         conn.execute("BEGIN IMMEDIATE")
+            except BaseException:  # only an interpreter exit: _handle answers everything else
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             finally:
                 self._in_request = False
             try:
