@@ -276,3 +276,51 @@ def test_analyze_set_fee_and_fee_debug_through_the_plugin(node_factory: NodeFact
             l2.rpc.call(method, params)
         assert info.value.error["code"] == 23002
         assert info.value.error["message"].startswith("not_found:")
+
+
+def _refused(node: TestNode, method: str, params: Any, code: int, text: str) -> None:
+    with pytest.raises(RpcError) as info:
+        node.rpc.call(method, params)
+    assert info.value.error["code"] == code, info.value.error
+    assert text in info.value.error["message"], info.value.error
+
+
+def test_operator_upkeep_rpcs_through_the_plugin(node_factory: NodeFactory) -> None:
+    """revenue-config, the peer lists, health, cycle, wake-all, cleanup-closed and the
+    read-only summaries as a node's operator calls them (spec §6.1)."""
+    l1, l2, l3 = _line(node_factory, **{"revenue-ops-fee-interval": "3600"})
+    # revenue-config: positional form as lightning-cli sends it; static options refused
+    out = l2.rpc.call("revenue-config", ["set", "min-fee-ppm", 70])
+    assert out == {"key": "min-fee-ppm", "old_value": 50, "new_value": 70, "version": 1}
+    assert l2.rpc.call("revenue-config", {"action": "get", "key": "min_fee_ppm"})["value"] == 70
+    assert l2.rpc.call("revenue-status")["options"]["min_fee_ppm"] == 70
+    _refused(
+        l2, "revenue-config", ["set", "dry-run", "true"], 23001, "invalid_input: dry-run is static"
+    )
+    _refused(l2, "revenue-config", ["set", "min-fee-ppm", 1], 23001, "must be from 5 to 100000")
+    assert l2.rpc.call("revenue-config", ["list"])["version"] == 1
+    # ignore / ban
+    assert l2.rpc.call("revenue-ignore", [l3.id])["status"] == "ignored"
+    assert [p["peer_id"] for p in l2.rpc.call("revenue-list-ignored")["ignored"]] == [l3.id]
+    _refused(l2, "revenue-unban", [l3.id], 23003, "conflict:")
+    assert l2.rpc.call("revenue-ban", {"peer_id": l1.id, "reason": "test"})["changed"] is True
+    assert l2.rpc.call("revenue-list-banned")["count"] == 1
+    _refused(l2, "revenue-ignore", ["02zz"], 23001, "invalid_input: peer_id")
+    _refused(l2, "revenue-unignore", [l1.id], 23003, "use revenue-unban")
+    # health and cycles
+    health = l2.rpc.call("revenue-health")
+    assert health["mode"] == "live" and set(health["loops"]) == {"flow", "fee", "rebalance"}
+    cycle = l2.rpc.call("revenue-cycle", ["fee"])
+    scid = _out_channel(l2, l3)["short_channel_id"]
+    assert cycle["ran"] == ["fee"] and cycle["skip_reasons"][scid] == "policy_passive"
+    _refused(l2, "revenue-cycle", ["fees"], 23001, "valid values: flow, fee, rebalance")
+    assert l2.rpc.call("revenue-wake-all")["count"] == 0
+    assert l2.rpc.call("revenue-cleanup-closed")["count"] == 0
+    # read-only summaries
+    assert l2.rpc.call("revenue-dashboard", [7])["window_days"] == 7
+    _refused(l2, "revenue-dashboard", [0], 23001, "window_days must be from 1 to 365")
+    assert "totals" in l2.rpc.call("revenue-history")
+    preview = l2.rpc.call("revenue-profile-preview", ["conservative"])
+    assert list(preview["profiles"]) == ["conservative"] and preview["applied"] is False
+    hive = l2.rpc.call("revenue-hive-status")
+    assert hive["mode"] == "policy" and hive["cl_hive_available"] is False

@@ -413,3 +413,21 @@ def test_reconcile_releases_failed_and_never_sent_payments(ring: Ring) -> None:
     assert ring.us.listinvoices()["invoices"] == []
     kinds = [f.kind for f in journal.pair_failures(ring.scid("ua"), ring.scid("ub"), 0)]
     assert kinds == ["pending_timeout"]
+
+
+def test_a_route_through_a_banned_peer_is_never_sent(ring: Ring) -> None:
+    ring.rb.banned = lambda: frozenset({ring.ids["x"]})  # the only way round passes x
+    out = ring.rb.cycle()
+    (attempt,) = out["attempts"]
+    first = attempt["attempts"][0]
+    assert first["status"] == "rejected" and first["error"] == "route_through_banned_peer"
+    # x's channels are excluded on the retries, and there is no other way round
+    assert first["exclude"] == [f"{ring.scid('ax')}/1", f"{ring.scid('xb')}/0"]
+    assert attempt["status"] == "failed" and attempt["reason"] == "no_route"
+    assert ring.us.listsendpays()["payments"] == []
+    assert ring.local_ratio("ub") == pytest.approx(0.05)
+    # a banned peer's channel is refused even to a forced manual rebalance
+    ring.rb.banned = lambda: frozenset({ring.ids["b"]})
+    with pytest.raises(PolicyBlocked) as info:
+        manual_rebalance(ring.rb, ring.scid("ua"), ring.scid("ub"), 100_000, None, force=True)
+    assert info.value.message.startswith("banned_peer:")

@@ -311,6 +311,97 @@ def revenue_report(report_type: str = "summary", peer_id: str | None = None) -> 
     return _call(lambda: _service().report(report_type, peer_id))
 
 
+@plugin.method("revenue-health")
+def revenue_health() -> dict[str, Any]:
+    """Verdict (ok|degraded|stalled|starting), version, mode, loop heartbeats and jobs."""
+    return _call(lambda: _service().health())
+
+
+@plugin.method("revenue-cycle")
+def revenue_cycle(subsystem: str | None = None) -> dict[str, Any]:
+    """Run SUBSYSTEM (flow|fee|rebalance|profitability) now, or all four in order."""
+    return _call(lambda: _service().cycle(subsystem))
+
+
+@plugin.method("revenue-wake-all")
+def revenue_wake_all() -> dict[str, Any]:
+    """End the sleep of every sleeping channel: the next fee cycle decides for it again."""
+    return _call(lambda: _service().wake_all())
+
+
+@plugin.method("revenue-cleanup-closed")
+def revenue_cleanup_closed() -> dict[str, Any]:
+    """Drop the working state of channels the node no longer has (accounting is kept)."""
+    return _call(lambda: _service().cleanup_closed())
+
+
+@plugin.method("revenue-config")
+def revenue_config(action: str, key: str | None = None, value: Any = None) -> dict[str, Any]:
+    """Runtime options: ACTION get|set|list|reset [KEY] [VALUE] (KEY: option name without
+    the revenue-ops- prefix; db-path and dry-run are static)."""
+    return _call(lambda: _service().config(action, key, value))
+
+
+@plugin.method("revenue-ignore")
+def revenue_ignore(peer_id: str, reason: str | None = None) -> dict[str, Any]:
+    """The fee controller and the rebalancer leave PEER_ID's channels alone."""
+    return _call(lambda: _service().peer_list("ignore", peer_id, reason))
+
+
+@plugin.method("revenue-unignore")
+def revenue_unignore(peer_id: str) -> dict[str, Any]:
+    """Stop ignoring PEER_ID."""
+    return _call(lambda: _service().peer_list("unignore", peer_id))
+
+
+@plugin.method("revenue-ban")
+def revenue_ban(peer_id: str, reason: str | None = None) -> dict[str, Any]:
+    """Ignore PEER_ID and never route a rebalance to, from or through it."""
+    return _call(lambda: _service().peer_list("ban", peer_id, reason))
+
+
+@plugin.method("revenue-unban")
+def revenue_unban(peer_id: str) -> dict[str, Any]:
+    """Lift PEER_ID's ban (it is then neither banned nor ignored)."""
+    return _call(lambda: _service().peer_list("unban", peer_id))
+
+
+@plugin.method("revenue-list-ignored")
+def revenue_list_ignored() -> dict[str, Any]:
+    """Ignored peers with their reasons."""
+    return _call(lambda: _service().listed_peers("ignored"))
+
+
+@plugin.method("revenue-list-banned")
+def revenue_list_banned() -> dict[str, Any]:
+    """Banned peers with their reasons."""
+    return _call(lambda: _service().listed_peers("banned"))
+
+
+@plugin.method("revenue-dashboard")
+def revenue_dashboard(window_days: int = 30) -> dict[str, Any]:
+    """Revenue, rebalance costs, net, fee changes and rebalances of the last WINDOW_DAYS."""
+    return _call(lambda: _service().dashboard(window_days))
+
+
+@plugin.method("revenue-history")
+def revenue_history() -> dict[str, Any]:
+    """Everything stored, by month, with lifetime totals."""
+    return _call(lambda: _service().history())
+
+
+@plugin.method("revenue-profile-preview")
+def revenue_profile_preview(profile: str | None = None) -> dict[str, Any]:
+    """What each fee profile (or PROFILE) would decide per channel now; changes nothing."""
+    return _call(lambda: _service().profile_preview(profile))
+
+
+@plugin.method("revenue-hive-status")
+def revenue_hive_status() -> dict[str, Any]:
+    """Fleet members marked strategy=hive and what that means for their channels."""
+    return _call(lambda: _service().hive_status())
+
+
 @plugin.subscribe("forward_event")
 def on_forward_event(forward_event: dict[str, Any], **kwargs: Any) -> None:
     if service is not None and not service.stopping:

@@ -244,19 +244,29 @@ class PolicyService:
     """``revenue-policy`` over a :class:`RevenueStore`; ``on_change(peer_id)`` after a commit."""
 
     def __init__(
-        self, store: RevenueStore, *, on_change: Callable[[str], None] | None = None
+        self,
+        store: RevenueStore,
+        *,
+        on_change: Callable[[str], None] | None = None,
+        listed: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.on_change = on_change
+        self.listed = listed
+        """``listed(peer_id)``: ``ignored``/``banned`` (see :mod:`.peer_lists`) or None."""
 
     def stored(self, peer_id: str) -> PeerPolicy | None:
         s = self.store.get_policy(peer_id)
         return None if s is None else PeerPolicy.from_stored(s)
 
     def effective(self, peer_id: str, now: float) -> PeerPolicy:
-        """What applies to ``peer_id`` at ``now``: its policy, or the default."""
+        """What applies to ``peer_id`` at ``now``: its policy, or the default; an ignored or
+        banned peer is passive with rebalancing disabled whatever its stored policy says."""
         p = self.stored(peer_id)
-        return PeerPolicy(peer_id) if p is None else p.effective(now)
+        eff = PeerPolicy(peer_id) if p is None else p.effective(now)
+        if self.listed is not None and self.listed(peer_id) is not None:
+            eff = replace(eff, strategy=Strategy.PASSIVE, rebalance_mode=RebalanceMode.DISABLED)
+        return eff
 
     def handle(self, action: object, params: Mapping[str, Any], now: float) -> dict[str, Any]:
         """One ``revenue-policy`` call; a JSON-ready result or :class:`InvalidInput`."""
@@ -279,7 +289,12 @@ class PolicyService:
             p = self.stored(peer_id)
             source = "default" if p is None else "expired" if p.is_expired(now) else "stored"
             eff = self.effective(peer_id, now)
-            return {"policy": eff.to_json(), "source": source, "is_default": eff.is_default}
+            listed = None if self.listed is None else self.listed(peer_id)
+            return {
+                "policy": eff.to_json(),
+                "source": source if listed is None else str(listed),
+                "is_default": eff.is_default,
+            }
         with self.store.transaction():
             self._check_rate(peer_id, now)
             result = self._apply(action, peer_id, given, now, via_batch=False)

@@ -80,6 +80,11 @@ def manual_rebalance(
             )
         if src.peer_id == dst.peer_id:
             raise InvalidInput("from_channel and to_channel belong to the same peer")
+        for scid, ch in ((src_id, src), (dst_id, dst)):
+            if ch.peer_id in rb.banned():
+                raise PolicyBlocked(
+                    f"banned_peer: {scid}'s peer {ch.peer_id} is banned (revenue-unban it first)"
+                )
         if view.wallet_sat < rb.config.min_wallet_reserve:
             raise PolicyBlocked(
                 f"wallet_reserve: on-chain + spendable {view.wallet_sat} sat is below "

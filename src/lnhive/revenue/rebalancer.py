@@ -145,6 +145,7 @@ class Rebalancer:
         *,
         dry_run: bool = False,
         policy_of: Callable[[str], tuple[str, str]] | None = None,
+        banned: Callable[[], frozenset[str]] | None = None,
         log: Log | None = None,
     ) -> None:
         self.node = node
@@ -154,6 +155,8 @@ class Rebalancer:
         self.clock = clock
         self.dry_run = dry_run
         self.policy_of = policy_of
+        self.banned = banned or frozenset
+        """Peers never used as source, destination or hop (:mod:`.peer_lists`)."""
         self.log = log or (lambda level, msg: None)
         self._busy = threading.Lock()
         self.layers = ExclusionLayers(node, clock, self.log)
@@ -416,6 +419,9 @@ class Rebalancer:
             amount_msat=amount_msat,
             ceiling_msat=ceiling_msat,
         )
+        banned = sorted(self.banned().intersection(h["id"] for h in route))
+        if why is None and banned:
+            why = "route_through_banned_peer"
         if why is None and ev is not None:
             why = gate(ev, fee * cand.amount_sat // max(1, amount_sat), 0)
         if why == "below_hold_margin":
@@ -424,7 +430,9 @@ class Rebalancer:
             return attempt
         if why is not None:
             attempt.status = "rejected"
-            attempt.exclude = hops_through_us(route, view.our_id)
+            attempt.exclude = [
+                x for node in (view.our_id, *banned) for x in hops_through_us(route, node)
+            ]
             return self._give_up(attempt, None, why, status="rejected")
         return self._pay(attempt, route, inv, amount_msat, (src.scid, dst.scid))
 

@@ -21,170 +21,47 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import random
 import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
 from lnhive.cln.api import NodeApi
 from lnhive.core.clock import Clock, WallClock
 from lnhive.core.errors import Conflict, InvalidInput, NotFound
-from lnhive.revenue import rebalance_rpc
+from lnhive.revenue import (
+    cycles,
+    dashboard,
+    health,
+    hive_status,
+    profile_preview,
+    rebalance_rpc,
+    upkeep,
+)
 from lnhive.revenue.budget import Budget
-from lnhive.revenue.controller import ControllerConfig, FeeController
+from lnhive.revenue.config_overrides import ConfigOverrides
+from lnhive.revenue.controller import FeeController
 from lnhive.revenue.forwards import ForwardIngestor
+from lnhive.revenue.options import RevenueOptions as RevenueOptions
+from lnhive.revenue.peer_lists import Listing, PeerLists
 from lnhive.revenue.policy import PolicyService, validate_fee_ppm, validate_peer_id
-from lnhive.revenue.profiles import PROFILES
 from lnhive.revenue.profit_service import ProfitConfig, ProfitService
 from lnhive.revenue.rebalance_log import RebalanceLog
-from lnhive.revenue.rebalancer import RebalanceConfig, Rebalancer
+from lnhive.revenue.rebalancer import Rebalancer
 from lnhive.revenue.report import VIEWS, build_report
-from lnhive.revenue.store import DEFAULT_FILENAME, RevenueStore
+from lnhive.revenue.store import RevenueStore
 
 LogFn = Callable[[str, str], None]
 """``log(level, message)`` (the controller's order); level ``debug|info|warn|error``."""
 
-INTERVAL_FLOOR_S = 300
-"""Smallest flow/fee interval outside developer mode."""
-DEVELOPER_INTERVAL_FLOOR_S = 1
 STALL_FACTOR = 3
 FLOW_START_OFFSET_S = 30.0
 FEE_START_OFFSET_S = 90.0
 REBALANCE_START_OFFSET_S = 180.0
-MAX_FEE_PPM = 100_000
-REBALANCERS = ("native",)
-"""Executors available (the spec's optional sling adapter is not built yet)."""
-INTERVALS = ("flow_interval_s", "fee_interval_s", "rebalance_interval_s")
-
-
-@dataclass(frozen=True)
-class RevenueOptions(ControllerConfig, RebalanceConfig):
-    """The plugin's options (``revenue-ops-`` prefix dropped, ``-`` as ``_``), validated.
-
-    ``db_path`` empty means :data:`~lnhive.revenue.store.DEFAULT_FILENAME` in the node's
-    network directory. The controller's and the rebalancer's settings are inherited from
-    ``ControllerConfig`` and ``RebalanceConfig``, so the options are handed to each as its
-    config. Float options may arrive as strings (pyln has no float option type).
-    """
-
-    db_path: str = ""
-    developer: bool = False
-
-    @classmethod
-    def from_options(
-        cls, options: Mapping[str, Any], *, network_dir: str, developer: bool
-    ) -> RevenueOptions:
-        """From option values keyed by option name without the prefix (``fee-interval``).
-
-        Unset (``None``) values take the defaults; :class:`InvalidInput` names the first
-        bad value. A relative ``db-path`` is taken relative to ``network_dir``.
-        """
-        renames = {
-            "fee-interval": "fee_interval_s",
-            "flow-interval": "flow_interval_s",
-            "rebalance-interval": "rebalance_interval_s",
-        }
-        known = {f.name for f in fields(cls)} - {"developer"}
-        floats = {f.name for f in fields(cls) if isinstance(getattr(_DEFAULTS, f.name), float)}
-        values: dict[str, Any] = {}
-        for key, value in options.items():
-            name = renames.get(key, key.replace("-", "_"))
-            if name not in known:
-                raise InvalidInput(f"unknown option revenue-ops-{key}")
-            if value is not None:
-                values[name] = _float(name, value) if name in floats else value
-        db_path = str(values.pop("db_path", "") or DEFAULT_FILENAME)
-        db_path = os.path.join(network_dir, os.path.expanduser(db_path))
-        opts = cls(db_path=db_path, developer=developer, **values)
-        opts.validate()
-        return opts
-
-    def validate(self) -> None:
-        """Raise :class:`InvalidInput` naming the option and the allowed values."""
-        defaults = _DEFAULTS
-        for f in fields(self):
-            value, want = getattr(self, f.name), type(getattr(defaults, f.name))
-            if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
-                raise InvalidInput(f"{_opt(f.name)} must be a {want.__name__}, got {value!r}")
-        floor = DEVELOPER_INTERVAL_FLOOR_S if self.developer else INTERVAL_FLOOR_S
-        for name in INTERVALS:
-            if getattr(self, name) < floor:
-                hint = "" if self.developer else " (1 s is allowed only in developer mode)"
-                raise InvalidInput(
-                    f"{_opt(name)} must be at least {floor} s{hint}, got {getattr(self, name)}"
-                )
-        _range("flow_window_days", self.flow_window_days, 1, 90)
-        _range("min_fee_ppm", self.min_fee_ppm, 5, MAX_FEE_PPM)
-        _range("min_fee_ppm_saturated", self.min_fee_ppm_saturated, 0, self.min_fee_ppm)
-        _range("max_fee_ppm", self.max_fee_ppm, self.min_fee_ppm, MAX_FEE_PPM)
-        _range("hive_fee_ppm", self.hive_fee_ppm, 0, MAX_FEE_PPM)
-        _range("estimated_open_cost_sats", self.estimated_open_cost_sats, 0, 10_000_000)
-        self._validate_rebalancer()
-        if self.fee_profile not in PROFILES:
-            raise InvalidInput(
-                f"revenue-ops-fee-profile {self.fee_profile!r} is not valid; "
-                f"valid values: {', '.join(PROFILES)}"
-            )
-
-    def _validate_rebalancer(self) -> None:
-        _range("daily_budget_sats", self.daily_budget_sats, 0, 100_000_000)
-        _range("weekly_budget_sats", self.weekly_budget_sats, 0, 700_000_000)
-        _range("growth_budget_hard_ceiling_sats", self.growth_budget_hard_ceiling_sats, 0, 10**9)
-        _range("min_wallet_reserve", self.min_wallet_reserve, 0, 21 * 10**14)
-        _range("reservation_timeout_hours", self.reservation_timeout_hours, 1, 168)
-        _range("pair_fee_cap_ppm", self.pair_fee_cap_ppm, 0, MAX_FEE_PPM)
-        _range("rebalance_hold_margin", self.rebalance_hold_margin, -1_000_000, 1_000_000)
-        _range("rebalance_chunk_sats", self.rebalance_chunk_sats, 1000, 100_000_000)
-        _range("rebalance_min_amount", self.rebalance_min_amount, 1000, self.rebalance_chunk_sats)
-        _range("rebalance_max_concurrent", self.rebalance_max_concurrent, 1, 20)
-        _range("hive_rebalance_tolerance", self.hive_rebalance_tolerance, 0, 1_000_000)
-        for name in (
-            "growth_budget_earned_fraction",
-            "rebalance_emergency_local_ratio",
-            "rebalance_drift_override_ratio",
-        ):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise InvalidInput(f"{_opt(name)} must be from 0 to 1, got {value}")
-        if self.rebalancer not in REBALANCERS:
-            raise InvalidInput(
-                f"revenue-ops-rebalancer {self.rebalancer!r} is not valid; valid values: "
-                f"{', '.join(REBALANCERS)} (the sling executor is not available yet)"
-            )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_DEFAULTS = RevenueOptions()
-
-
-def _float(name: str, value: object) -> object:
-    """A float option from a number or its text (anything else is left for validate)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            raise InvalidInput(f"{_opt(name)} must be a number, got {value!r}") from None
-    return value
-
-
-def _opt(name: str) -> str:
-    return "revenue-ops-" + name.removesuffix("_s").replace("_", "-")
-
-
-def _range(name: str, value: int, lo: int, hi: int) -> None:
-    if not lo <= value <= hi:
-        raise InvalidInput(f"{_opt(name)} must be from {lo} to {hi}, got {value}")
 
 
 def _int_param(name: str, value: object, lo: int, hi: int) -> int:
@@ -273,8 +150,15 @@ class RevenueService:
         self.clock: Clock = clock or WallClock()
         self._log = log or (lambda level, message: None)
         self.store = RevenueStore(options.db_path)
+        self.overrides = ConfigOverrides(
+            self.store, options, apply=self._apply_options, log=self.log
+        )
+        self.options = options = self.overrides.current
         self.ingestor = ForwardIngestor(self.store)
-        self.policies = PolicyService(self.store, on_change=self._policy_changed)
+        self.peer_lists = PeerLists(self.store, on_change=self._policy_changed, log=self.log)
+        self.policies = PolicyService(
+            self.store, on_change=self._policy_changed, listed=self.peer_lists.level
+        )
         self._lock = threading.RLock()
         self._shutdown = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -299,6 +183,7 @@ class RevenueService:
             self.clock,
             dry_run=options.dry_run,
             policy_of=self._policy_of,
+            banned=self.peer_lists.banned,
             log=self.log,
         )
 
@@ -309,6 +194,18 @@ class RevenueService:
             ProfitConfig(options.estimated_open_cost_sats, options.flow_window_days),
             self.clock,
         )
+
+    def _apply_options(self, opts: RevenueOptions) -> None:
+        """Hand a new option set (``revenue-config set``) to every component; a loop's new
+        interval applies from its next tick."""
+        with self._lock:
+            self.options = opts
+            self.controller.config = opts
+            self.rebalancer.config = opts
+            self.budget.config = opts.budget_config()
+            self.profits.config = ProfitConfig(opts.estimated_open_cost_sats, opts.flow_window_days)
+            for name in ("flow", "fee", "rebalance"):
+                self.heartbeats[name].interval = getattr(opts, f"{name}_interval_s")
 
     # -- lifecycle -------------------------------------------------------------------
     def log(self, level: str, message: str) -> None:
@@ -563,6 +460,87 @@ class RevenueService:
             totals_30d=totals,
             budget=self.budget.summary(now),
             mode="dry_run" if self.options.dry_run else "live",
+        )
+
+    # -- operator upkeep (spec §6.1) ----------------------------------------------------
+    def config(self, action: object, key: object = None, value: object = None) -> dict[str, Any]:
+        """``revenue-config action=get|set|list|reset [key] [value]``."""
+        return self.overrides.handle(action, key, value, self.clock.now())
+
+    def cycle(self, subsystem: object = None) -> dict[str, Any]:
+        """``revenue-cycle [flow|fee|rebalance|profitability]``: run now."""
+        return cycles.run(
+            {
+                "flow": self._locked(self.controller.flow_cycle),
+                "fee": self.fee_cycle,
+                "rebalance": self.rebalancer.cycle,
+                "profitability": self._refresh_profits,
+            },
+            subsystem,
+        )
+
+    def _locked(self, fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            with self._lock:
+                return fn()
+
+        return run
+
+    def _refresh_profits(self) -> dict[str, Any]:
+        with self._lock:
+            rows = self.profits.refresh()
+        return {"channels": len(rows)}
+
+    def wake_all(self) -> dict[str, Any]:
+        with self._lock:
+            return upkeep.wake_all(self.store, self.clock.now())
+
+    def cleanup_closed(self) -> dict[str, Any]:
+        with self._lock:
+            result = upkeep.cleanup_closed(self.node, self.store)
+        if result["count"]:
+            self.log("info", f"cleanup-closed: dropped state of {', '.join(result['channels'])}")
+        return result
+
+    def peer_list(self, action: str, peer_id: object, reason: object = None) -> dict[str, Any]:
+        """``revenue-ignore|unignore|ban|unban peer_id [reason]``."""
+        now = self.clock.now()
+        if action == "ignore":
+            return self.peer_lists.ignore(peer_id, reason, now)
+        if action == "ban":
+            return self.peer_lists.ban(peer_id, reason, now)
+        if reason is not None:
+            raise InvalidInput(f"revenue-{action} takes no reason")
+        if action == "unignore":
+            return self.peer_lists.unignore(peer_id)
+        return self.peer_lists.unban(peer_id)
+
+    def listed_peers(self, level: str) -> dict[str, Any]:
+        return self.peer_lists.listing(Listing(level))
+
+    def health(self) -> dict[str, Any]:
+        return health.health(self.status(), self.store.config_version())
+
+    def dashboard(self, window_days: object = 30) -> dict[str, Any]:
+        return dashboard.dashboard(self.store, self.clock.now(), window_days)
+
+    def history(self) -> dict[str, Any]:
+        return dashboard.history(self.store)
+
+    def profile_preview(self, profile: object = None) -> dict[str, Any]:
+        profile_preview.parse_profiles(profile)  # bad input before the lock
+        with self._lock:
+            return profile_preview.preview(self.controller, profile)
+
+    def hive_status(self) -> dict[str, Any]:
+        o = self.options
+        return hive_status.hive_status(
+            self.node,
+            self.policies,
+            self.peer_lists.level,
+            now=self.clock.now(),
+            hive_fee_ppm=o.hive_fee_ppm,
+            hive_rebalance_tolerance=o.hive_rebalance_tolerance,
         )
 
     # -- status ------------------------------------------------------------------------

@@ -157,6 +157,14 @@ CREATE TABLE channel_profitability (
     snapshot_json TEXT NOT NULL, updated_at REAL NOT NULL);
 """
 
+# Peer lists (spec §6.1 revenue-ignore/-ban, §6.3 ignored_peers): one row per listed peer;
+# a banned peer is also ignored (see :mod:`.peer_lists`).
+_M7_PEER_LISTS = """
+CREATE TABLE ignored_peers (
+    peer_id TEXT PRIMARY KEY, level TEXT NOT NULL CHECK (level IN ('ignored', 'banned')),
+    reason TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _M1_FORWARDS,
     _M2_POLICIES,
@@ -164,6 +172,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _M4_CONFIG,
     _M5_REBALANCE,
     _M6_PROFITABILITY,
+    _M7_PEER_LISTS,
 )
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*. Append only."""
 
