@@ -23,18 +23,17 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pyln.client import LightningRpc
 from rich.console import Console
 from rich.table import Table
 
-from lnhive.cli import demo_comms, demo_fleet, demo_identity
-from lnhive.sim.runtime import SimThread
-from lnhive.sim.scenario import Scenario, load_scenario, start_scenario
-from lnhive.sim.testing import wait_for
-from lnhive.sim.traffic import TrafficGenerator
+if TYPE_CHECKING:  # the stand-in and the scenes load when the demo runs, not with `lnhive`
+    from pyln.client import LightningRpc
+
+    from lnhive.sim.runtime import SimThread
+    from lnhive.sim.scenario import Scenario
 
 console = Console()
 ECHO_REQUEST = "a1b1"
@@ -80,6 +79,12 @@ def run(
         ),
     ] = True,
 ) -> None:
+    from pyln.client import LightningRpc
+
+    from lnhive.cli import demo_comms, demo_fleet, demo_identity
+    from lnhive.sim.runtime import SimThread
+    from lnhive.sim.scenario import load_scenario, start_scenario
+
     scenario = load_scenario(scenario_name)
     base = directory or Path(tempfile.mkdtemp(prefix="lnhive-demo-"))
     console.print(
@@ -171,6 +176,8 @@ def _echoes_returned(rpcs: dict[str, LightningRpc], sent: int) -> bool:
         return sum(int(rpc.call("echo-stats")["replies"]) for rpc in rpcs.values())
 
     try:
+        from lnhive.sim.testing import wait_for
+
         wait_for(lambda: replies() >= sent, timeout=30)
     except TimeoutError:
         return False
@@ -183,6 +190,8 @@ def _route_payments(sim: SimThread, scenario: Scenario, count: int) -> Any:
         raise typer.BadParameter(
             f"scenario {scenario.name} has no [traffic] section", param_hint="--scenario"
         )
+    from lnhive.sim.traffic import TrafficGenerator
+
     gen = TrafficGenerator(
         sim.runtime,
         scenario.endpoints(),
