@@ -324,3 +324,18 @@ def test_operator_upkeep_rpcs_through_the_plugin(node_factory: NodeFactory) -> N
     assert list(preview["profiles"]) == ["conservative"] and preview["applied"] is False
     hive = l2.rpc.call("revenue-hive-status")
     assert hive["mode"] == "policy" and hive["cl_hive_available"] is False
+
+
+def test_defibrillate_checks_its_input_and_plans(node_factory: NodeFactory) -> None:
+    node = node_factory.get_node(plugins=[(PLUGIN, FAST)])
+    for params, code, start in (
+        ({"channel_id": "1x1x1"}, 23002, "not_found:"),
+        ({"dry_run": "maybe"}, 23001, "invalid_input: dry_run"),
+        ({"channel_id": 5}, 23001, "invalid_input: channel_id"),
+    ):
+        with pytest.raises(RpcError) as info:
+            node.rpc.call("revenue-defibrillate", params)
+        assert info.value.error["code"] == code
+        assert info.value.error["message"].startswith(start)
+    out = node.rpc.call("revenue-defibrillate", {"dry_run": True})
+    assert out["dry_run"] is True and out["plans"] == [] and out["recent"] == []

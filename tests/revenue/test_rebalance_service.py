@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lnhive.core.clock import VirtualClock
-from lnhive.core.errors import Conflict, InvalidInput
+from lnhive.core.errors import Conflict, InvalidInput, NotFound
 from lnhive.revenue.service import RevenueOptions, RevenueService
 from lnhive.sim.network.inprocess import InProcessNode
 from lnhive.sim.network.model import Network
@@ -117,3 +117,16 @@ def test_cycle_rpc_checks_its_input_and_the_loop_skips_while_busy(service: Reven
     debug = service.rebalance_debug(summary_only="true")
     assert debug["candidates"] == 0 and "budget" in debug
     assert "rebalance" in service.status()["loops"]
+
+
+def test_defibrillate_rpc_and_the_cycle_tail(service: RevenueService) -> None:
+    for bad in ({"dry_run": "maybe"}, {"channel_id": 5}, {"channel_id": ""}):
+        with pytest.raises(InvalidInput):
+            service.defibrillate(**bad)
+    with pytest.raises(NotFound):
+        service.defibrillate("9x9x9")
+    out = service.defibrillate(dry_run="true")
+    assert out == {"dry_run": True, "plans": [], "diagnosed": [], "recent": []}
+    assert service.rebalancer.after_cycle is not None
+    tail = service.rebalance_cycle(1)["defibrillator"]
+    assert tail == {"settled": [], "plans": [], "diagnosed": [], "dry_run": False}

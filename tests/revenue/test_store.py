@@ -61,7 +61,7 @@ def test_file_mode_wal_and_tables(store: RevenueStore, db_path: Path) -> None:
     assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o600
     mode = store.db.query_one("PRAGMA journal_mode")
     assert mode is not None and mode[0] == "wal"
-    assert store.schema_version == len(MIGRATIONS) == 7
+    assert store.schema_version == len(MIGRATIONS) == 8
     assert len(TABLES) == 19 and set(TABLES) <= set(store.tables())
     assert "v2_state_json" in {
         r["name"] for r in store.db.query("PRAGMA table_info(fee_strategy_state)")

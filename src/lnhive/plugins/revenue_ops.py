@@ -267,6 +267,13 @@ def revenue_rebalance_debug(
     return _call(lambda: _service().rebalance_debug(channel_id, peer_id, summary_only))
 
 
+@plugin.method("revenue-defibrillate")
+def revenue_defibrillate(channel_id: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Diagnostic rebalance of CHANNEL_ID (any class) or of the stagnant channels now;
+    DRY_RUN only plans. Shows the recent diagnostics."""
+    return _call(lambda: _service().defibrillate(channel_id, dry_run))
+
+
 @plugin.method("revenue-budget")
 def revenue_budget() -> dict[str, Any]:
     """Daily and weekly rebalance budget: limits, committed, remaining, reservations."""

@@ -1,7 +1,8 @@
 """The rebalance cost cap and EV gate (spec revenue-ops §3.2), pure, in msat.
 
 - Pair budget = max(destination capex remaining, ceil(amount x ``pair-fee-cap-ppm`` / 1e6));
-  the capex term is 0 until profitability tracking (slice 3) supplies it.
+  the capex term is 0 until profitability tracking (slice 3) supplies it. The destination's
+  budget multiplier (§4 couplings, :mod:`.couplings`) then scales it, rounded down to sat.
 - p = the route's probability clamped to [0.05, 0.99]; else, with >= 3 past attempts on
   the pair, 0.5 x (0.5 + success rate) clamped to [0.05, 0.95]; else 0.5.
 - EFV (expected future value) = amount x 0.5 x dest fee ppm / 1e6, halved when that fee
@@ -21,6 +22,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from lnhive.revenue.couplings import PPM, scale_msat
+
 P_DEFAULT = 0.5
 
 
@@ -36,6 +39,7 @@ class EvInputs:
     pair_failures: int = 0
     capex_remaining_msat: int = 0
     hive_dest: bool = False
+    budget_multiplier_ppm: int = PPM
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def evaluate(inp: EvInputs, cfg: EvConfig) -> EvDecision:
     room = p * efv - opp - margin
     ev_max = max(0, math.floor(room / (1 + 0.25 * inp.pair_failures)))
     budget = pair_budget_msat(inp.amount_msat, cfg.pair_fee_cap_ppm, inp.capex_remaining_msat)
+    if inp.budget_multiplier_ppm != PPM:
+        budget = scale_msat(budget, inp.budget_multiplier_ppm)
     return EvDecision(
         probability=p,
         efv_msat=math.floor(efv),

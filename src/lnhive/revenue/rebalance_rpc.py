@@ -175,6 +175,7 @@ def debug(
             "rebalance_mode": c.rebalance_mode.value,
             "in_flight": c.in_flight,
             "value": c.value,
+            "coupling": c.coupling.to_json(),
         }
         for c in view.channels
         if wanted(c.channel_id)

@@ -6,11 +6,14 @@ destinations. A pair's amount is min(source excess over 0.75, destination gap un
 0.30 x urgency + 0.20 x drain + 0.20 x value + max(0, (5000 - source inbound ppm) / 50 000),
 with urgency = (0.25 - dest local) / 0.25, drain = (source local - 0.75) / 0.25 and value 2
 for a destination that earned fees as exit channel in 30 days, 1 for one that forwarded in
-7 days, else 0 **[ours: the profitability classes arrive with slice 3]**. The source's
+7 days, else 0 **[ours: earnings stand in for the PROFITABLE class]**. The source's
 inbound ppm is what its peer charges toward us (the cost of the liquidity coming back).
 
-Pairs are taken greedily by score, each channel in at most one pair, at most
-``max_candidates``. Excluded, with the reason recorded: the same peer on both ends;
+The destination's profitability class (:mod:`.couplings`) weighs the score by its rebalance
+priority (1.5 profitable, 1 break-even, 0.5 underwater, 0.3 stagnant) and sets the pair's
+budget multiplier. Pairs are taken greedily by weighted score, each channel in at most one
+pair, at most ``max_candidates``. Excluded, with the reason recorded: the same peer on both
+ends; a ZOMBIE destination, or an UNDERWATER one with marginal ROI ≤ 0;
 ``rebalance_mode`` disabled (either end), source_only as destination, sink_only as source;
 a disconnected peer (**[ours]** the model has no uptime history yet, so "uptime < 90 %
 over 24 h" is read as "not connected now"); a CONGESTED destination; a SOURCE channel as
@@ -24,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lnhive.revenue.couplings import PPM, UNKNOWN, Coupling
 from lnhive.revenue.flowclass import FlowClass
 from lnhive.revenue.policy import RebalanceMode
 
@@ -49,6 +53,8 @@ class RebalanceChannel:
     value: int = 0
     """2 profitable, 1 active, 0 otherwise."""
     in_flight: bool = False
+    coupling: Coupling = UNKNOWN
+    """The channel's profitability class as a destination (:mod:`.couplings`)."""
 
     @property
     def local_ratio(self) -> float:
@@ -74,6 +80,10 @@ class Candidate:
     dest: RebalanceChannel
     amount_sat: int
     score: float
+    """The selection score, weighted by the destination's priority."""
+    priority: float = 1.0
+    budget_multiplier_ppm: int = PPM
+    """Scales the pair budget (:func:`.couplings.scale_msat`); 1 M = unchanged."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +91,9 @@ class Candidate:
             "to_channel": self.dest.channel_id,
             "amount_sat": self.amount_sat,
             "score": round(self.score, 6),
+            "priority": self.priority,
+            "budget_multiplier": self.budget_multiplier_ppm / PPM,
+            "dest_class": str(self.dest.coupling.profit_class),
             "source_local_ratio": round(self.source.local_ratio, 4),
             "dest_local_ratio": round(self.dest.local_ratio, 4),
         }
@@ -127,7 +140,7 @@ def dest_reason(ch: RebalanceChannel) -> str | None:
         return "dest_congested"
     if ch.in_flight:
         return "dest_in_flight"
-    return None
+    return ch.coupling.dest_exclusion()
 
 
 def pair_amount(src: RebalanceChannel, dst: RebalanceChannel, chunk_sats: int) -> int:
@@ -170,7 +183,9 @@ def select(
             if why is not None:
                 out.reject(why, channel=src.channel_id, other=dst.channel_id)
                 continue
-            scored.append(Candidate(src, dst, amount, score(src, dst)))
+            c = dst.coupling
+            weighted = score(src, dst) * c.priority
+            scored.append(Candidate(src, dst, amount, weighted, c.priority, c.multiplier_ppm))
     scored.sort(key=lambda c: (-c.score, c.source.channel_id, c.dest.channel_id))
     used: set[str] = set()
     for cand in scored:

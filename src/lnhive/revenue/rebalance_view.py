@@ -4,7 +4,8 @@ One ``getinfo`` (our id), one ``listpeerchannels``, one ``listfunds``; the store
 class of each channel (a CONGESTED label older than 2 x flow-interval is ignored, and a
 channel whose HTLC slots are more than 80 % used now is CONGESTED whatever the label);
 and, from the stored forwards, which channels earned fees as exit channel in 30 days
-(value 2) or forwarded at all in 7 days (value 1).
+(value 2) or forwarded at all in 7 days (value 1); each channel's profitability coupling
+(:mod:`.couplings`, from its last snapshot).
 
 Wallet for the reserve check (spec §3.4): confirmed on-chain outputs + the spendable
 balance of every normal channel, in sat (floor).
@@ -18,6 +19,7 @@ from typing import Any
 
 from lnhive.cln.api import NodeApi
 from lnhive.revenue import flow as flowmod
+from lnhive.revenue.couplings import UNKNOWN, stored_couplings
 from lnhive.revenue.evidence import channel_from_json
 from lnhive.revenue.flowclass import FlowClass
 from lnhive.revenue.forwards import msat_total
@@ -97,6 +99,7 @@ def read_view(
     our_id = str(node.getinfo()["id"])
     view = NodeView(our_id)
     items = node.listpeerchannels().get("channels", [])
+    couplings = stored_couplings(store, now)
     spendable = 0
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, Mapping):
@@ -139,6 +142,7 @@ def read_view(
                 fee_ppm=ev.fee_ppm,
                 inbound_fee_ppm=end.remote_fee_ppm,
                 value=2 if earned > 0 else (1 if active > 0 else 0),
+                coupling=couplings.get(ev.channel_id, UNKNOWN),
             )
         )
     view.channels.sort(key=lambda c: c.channel_id)

@@ -5,7 +5,8 @@ orphaned exclusion layers, read the node (one ``listpeerchannels``, one ``listfu
 refuse to run below the wallet reserve or with a zero budget, select pairs
 (:mod:`.rebalance_select`), and execute them one after another until the 120 s cycle
 ceiling (**[ours]** execution is sequential, so ``rebalance-max-concurrent`` is an upper
-bound never reached).
+bound never reached), then, inside the same single flight, ``after_cycle`` (the
+defibrillator, :mod:`.defibrillator`).
 
 Executing a pair: EV ceiling (:mod:`.rebalance_ev`); history row; reserve the ceiling in
 the budget (refused → ``skipped``, no futility strike); a throwaway askrene layer
@@ -160,6 +161,9 @@ class Rebalancer:
         self.log = log or (lambda level, msg: None)
         self._busy = threading.Lock()
         self.layers = ExclusionLayers(node, clock, self.log)
+        self.after_cycle: Callable[[], dict[str, Any]] | None = None
+        """More work at the end of a cycle that was not refused, inside its single flight
+        (the defibrillator, :mod:`.defibrillator`); its answer is merged into the cycle's."""
 
     # -- single flight ---------------------------------------------------------------
     @contextmanager
@@ -247,6 +251,8 @@ class Rebalancer:
                     out["stopped"] = "cycle_ceiling"
                     break
                 out["attempts"].append(self.execute(cand, view, manual=False))
+            if self.after_cycle is not None and self.clock.now() - start <= CYCLE_CEILING_S:
+                out.update(self.after_cycle())
             return out
 
     def evaluate(self, cand: Candidate, view: NodeView, amount_sat: int) -> EvDecision:
@@ -270,6 +276,7 @@ class Rebalancer:
                 past_successes=successes,
                 pair_failures=len(strikes),
                 hive_dest=dst.peer_id in view.hive_peers,
+                budget_multiplier_ppm=cand.budget_multiplier_ppm,
             ),
             self.config.ev_config(),
         )
@@ -283,12 +290,15 @@ class Rebalancer:
         manual: bool,
         max_fee_msat: int | None = None,
         force: bool = False,
+        purpose: str = "rebalance",
     ) -> dict[str, Any]:
+        """One pair; ``max_fee_msat`` caps the fee (``force``: it alone, no EV gate);
+        ``purpose`` names the budget reservation (``diagnostic`` for the defibrillator)."""
         src, dst = cand.source, cand.dest
         now = self.clock.now()
         ev = self.evaluate(cand, view, cand.amount_sat)
         ceiling = ev.ceiling_msat
-        if manual:
+        if manual or max_fee_msat is not None:
             cap = max_fee_msat if max_fee_msat is not None else ev.pair_budget_msat
             ceiling = cap if force else min(cap, ev.ceiling_msat)
         expected = (ev.probability * ev.efv_msat - ev.source_opportunity_msat) / 1000
@@ -313,7 +323,7 @@ class Rebalancer:
             self.journal.update(hid, now, status="skipped", reason_code="dry_run")
             return {**result, "status": "skipped", "reason": "dry_run"}
         grant = self.budget.reserve(
-            math.ceil(ceiling / 1000), now, purpose="rebalance", ref=f"rebalance:{hid}"
+            math.ceil(ceiling / 1000), now, purpose=purpose, ref=f"{purpose}:{hid}"
         )
         if grant.reservation is None:
             self.journal.update(hid, now, status="skipped", reason_code=grant.reason)

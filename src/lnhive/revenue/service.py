@@ -45,12 +45,15 @@ from lnhive.revenue import (
 from lnhive.revenue.budget import Budget
 from lnhive.revenue.config_overrides import ConfigOverrides
 from lnhive.revenue.controller import FeeController
+from lnhive.revenue.defibrillator import Defibrillator, DiagnosticLog
+from lnhive.revenue.exploration import flag_low_fee_exploration
 from lnhive.revenue.forwards import ForwardIngestor
 from lnhive.revenue.options import RevenueOptions as RevenueOptions
 from lnhive.revenue.peer_lists import Listing, PeerLists
 from lnhive.revenue.policy import PolicyService, validate_fee_ppm, validate_peer_id
 from lnhive.revenue.profit_service import ProfitConfig, ProfitService
 from lnhive.revenue.rebalance_log import RebalanceLog
+from lnhive.revenue.rebalance_select import RebalanceChannel
 from lnhive.revenue.rebalancer import Rebalancer
 from lnhive.revenue.report import VIEWS, build_report
 from lnhive.revenue.store import RevenueStore
@@ -186,6 +189,10 @@ class RevenueService:
             banned=self.peer_lists.banned,
             log=self.log,
         )
+        self.defibrillator = Defibrillator(
+            self.rebalancer, DiagnosticLog(self.store), self._flag_exploration, self.log
+        )
+        self.rebalancer.after_cycle = self.defibrillator.cycle_step
 
         self.profits = ProfitService(
             node,
@@ -313,6 +320,12 @@ class RevenueService:
                 raise
             return {"skipped": "engine_busy"}
 
+    def _flag_exploration(self, ch: RebalanceChannel) -> bool:
+        """A successful diagnostic sets LOW_FEE_EXPLORATION, under the controller's lock."""
+        with self._lock:
+            now = self.clock.now()
+            return flag_low_fee_exploration(self.store, ch.channel_id, ch.peer_id, ch.fee_ppm, now)
+
     def _policy_of(self, peer_id: str) -> tuple[str, str]:
         p = self.policies.effective(peer_id, self.clock.now())
         return p.strategy.value, p.rebalance_mode.value
@@ -393,6 +406,10 @@ class RevenueService:
         if peer_id is not None and not isinstance(peer_id, str):
             raise InvalidInput(f"peer_id must be a string, got {peer_id!r}")
         return rebalance_rpc.debug(self.rebalancer, channel_id, peer_id, summary)
+
+    def defibrillate(self, channel_id: object = None, dry_run: object = False) -> dict[str, Any]:
+        """``revenue-defibrillate [channel_id] [dry_run]`` (spec §3.6)."""
+        return self.defibrillator.run(channel_id, parse_bool("dry_run", dry_run))
 
     def budget_status(self) -> dict[str, Any]:
         return self.budget.summary(self.clock.now())

@@ -165,6 +165,16 @@ CREATE TABLE ignored_peers (
     reason TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
 """
 
+# The defibrillator (spec §3.6): each diagnostic attempt names the rebalance that carried it,
+# the counterparty channel and its outcome (success | failed | pending until reconciled).
+_M8_DIAGNOSTICS = """
+ALTER TABLE diagnostic_attempts ADD COLUMN rebalance_id INTEGER;
+ALTER TABLE diagnostic_attempts ADD COLUMN counterparty TEXT;
+ALTER TABLE diagnostic_attempts ADD COLUMN direction TEXT;
+ALTER TABLE diagnostic_attempts ADD COLUMN outcome TEXT;
+ALTER TABLE diagnostic_attempts ADD COLUMN fee_msat INTEGER;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _M1_FORWARDS,
     _M2_POLICIES,
@@ -173,6 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _M5_REBALANCE,
     _M6_PROFITABILITY,
     _M7_PEER_LISTS,
+    _M8_DIAGNOSTICS,
 )
 """Migration *i* (1-based) takes the schema from version *i - 1* to *i*. Append only."""
 
