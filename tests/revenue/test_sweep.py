@@ -26,15 +26,23 @@ def _concave_state(vertex: float, lo: float = 100.0, hi: float = 700.0) -> th.Th
     return s
 
 
-def test_a_fresh_channel_starts_at_the_floor_and_climbs_by_half_every_two_hours() -> None:
-    fresh = th.ThompsonState()
+def test_a_fresh_channel_starts_at_the_prior_mean_and_climbs_by_half_every_two_hours() -> None:
+    fresh = th.ThompsonState()  # the spec's prior: 200 ppm
     st = sweep.step(sweep.SweepState(), fresh, now=T0, floor_ppm=60, ceiling_ppm=2000)
-    assert st.state.status == sweep.RUNNING and st.base_ppm == 60.0
+    assert st.state.status == sweep.RUNNING and st.base_ppm == 200.0
     held = sweep.step(st.state, fresh, now=T0 + LEVEL_S - 1, floor_ppm=60, ceiling_ppm=2000)
-    assert held.base_ppm == 60.0 and held.state.level == 0
+    assert held.base_ppm == 200.0 and held.state.level == 0
     up = sweep.step(held.state, fresh, now=T0 + LEVEL_S, floor_ppm=60, ceiling_ppm=2000)
-    assert up.base_ppm == 90.0 and up.state.level == 1
+    assert up.base_ppm == 300.0 and up.state.level == 1
     assert [sweep.level_fee(60, k) for k in range(4)] == [60, 90, 135, 203]
+
+
+def test_the_ladder_starts_inside_the_rails() -> None:
+    fresh = th.ThompsonState()
+    high_floor = sweep.step(sweep.SweepState(), fresh, now=T0, floor_ppm=260, ceiling_ppm=2000)
+    assert high_floor.base_ppm == 260.0
+    low_ceiling = sweep.step(sweep.SweepState(), fresh, now=T0, floor_ppm=60, ceiling_ppm=150)
+    assert low_ceiling.base_ppm == 150.0
 
 
 def test_a_channel_with_history_never_sweeps() -> None:
@@ -56,6 +64,19 @@ def test_a_bracket_ends_the_sweep_only_after_three_levels() -> None:
     assert st.state.status == sweep.RUNNING and st.state.level == 2
     st = sweep.step(st.state, inside, now=T0 + 2 * LEVEL_S, floor_ppm=60, ceiling_ppm=2000)
     assert st.state.status == sweep.DONE and st.handover and st.base_ppm == 400.0
+
+
+def test_revenue_falling_across_the_ladder_is_a_bracket() -> None:
+    # not concave (a >= 0) but R(1) < R(0): the best fee swept is at the bottom of the ladder
+    falling = th.ThompsonState()
+    falling.coeffs = (0.2, -1.0, 5.0)
+    falling.fee_min, falling.fee_max = 200.0, 675.0
+    assert sweep.vertex_x(falling) is None and sweep.bracketed(falling)
+    rising = th.ThompsonState()
+    rising.coeffs = (0.2, 0.5, 5.0)
+    rising.fee_min, rising.fee_max = 200.0, 675.0
+    assert not sweep.bracketed(rising)
+    assert not sweep.bracketed(th.ThompsonState())  # no fit yet
 
 
 def test_the_ladder_stops_where_its_next_level_would_be_charged_above_the_ceiling() -> None:
@@ -91,7 +112,9 @@ def test_decide_sweeps_a_fresh_channel_without_the_blend() -> None:
     d = decide(ev, later, opened.state, inputs, cfg, random.Random(1))
     assert d.debug["category"] == "sweep" and d.debug["blend"] == 1.0
     assert d.state.cycle.sweep_state.status == sweep.RUNNING
-    assert d.apply and d.new_fee_ppm == d.debug["targets"]["bounded"] >= d.debug["floor_ppm"]
+    # the first level (the 200 ppm prior x PI) is reached through the step cap from 10 ppm
+    assert d.debug["targets"]["bounded"] >= 200 > d.debug["targets"]["rate_limited"]
+    assert d.apply and d.new_fee_ppm == d.debug["targets"]["rate_limited"] > d.debug["floor_ppm"]
     blob = d.state.to_blob()
     back, warning = ChannelControl.from_blob(blob)
     assert warning is None and back.cycle.sweep_state == d.state.cycle.sweep_state

@@ -9,13 +9,16 @@ best-lower-bound bucket is the highest fee charged so far, so a PI multiplier be
 full channel) pulls the learnt fee down with it, window after window.
 
 So before Thompson sampling takes over, a fresh channel sweeps: its base fee (before the PI
-multiplier) climbs a geometric ladder from the rails floor, x1.5 per level, each level held
-for 2 h (4 windows), until the evidence brackets the optimum - the quadratic fit over the
-swept windows is concave with its vertex inside the swept range - or the ladder reaches the
-ceiling. The sweep then hands over with one move to the fit's vertex (x PI). The ladder is
-the classic bracketing step of a line search over a unimodal curve (revenue f x demand(f)),
-with no assumption on where the optimum lies: it climbs a factor of 1.5 every 2 h whatever
-the fee scale, so 50 ppm to 2000 ppm takes at most 10 levels (20 h).
+multiplier) climbs a geometric ladder from the prior mean (§2.1's 200 ppm, kept inside the
+rails), x1.5 per level, each level held for 2 h (4 windows), until the evidence brackets the
+optimum - the quadratic fit over the swept windows is concave with its vertex inside (or
+below) the swept range, or falls from the bottom of the range to its top - or the ladder
+reaches the ceiling. The sweep then hands over with one move to the fit's best fee (x PI).
+The ladder is the classic bracketing step of a line search over a unimodal curve (revenue
+f x demand(f)), started at the initial guess: it climbs a factor of 1.5 every 2 h whatever
+the fee scale, so 200 ppm to 2000 ppm takes at most 6 levels (12 h); an optimum below the
+prior shows as revenue falling across the first levels, and the fit's vertex (clamped to
+half the swept range below it) and Thompson sampling take the fee down from there.
 
 A channel that already has Thompson history (five or more real windows) never sweeps. The
 sweep is paused by congestion and low-fee exploration, and its moves still pass the rails,
@@ -74,9 +77,14 @@ def vertex_x(th: ThompsonState) -> float | None:
 
 
 def bracketed(th: ThompsonState) -> bool:
-    """The swept windows show a maximum: a concave fit with its vertex well inside the range."""
+    """The swept windows show a maximum below the top of the ladder: a concave fit with its
+    vertex well inside (or below) the range, or a fit that is not concave but falls from the
+    bottom of the range to its top (its maximum over the range is at the bottom)."""
     x = vertex_x(th)
-    return x is not None and x <= SWEEP_BRACKET_X
+    if x is not None:
+        return x <= SWEEP_BRACKET_X
+    a, b, _ = th.coeffs
+    return th.fee_max - th.fee_min >= MIN_FIT_RANGE and a + b < 0.0
 
 
 def step(
@@ -96,7 +104,8 @@ def step(
     if state.status == IDLE:
         if real_observation_count(th) >= MIN_REAL_OBSERVATIONS:
             return SweepStep(SweepState(status=DONE), None)
-        start = max(1, floor_ppm)
+        # the ladder starts at the prior's belief (§2.1: 200 ppm) kept inside the rails
+        start = max(1, floor_ppm, min(ceiling_ppm, math.ceil(th.prior_mean)))
         new = SweepState(status=RUNNING, level=0, start_ppm=start, level_since=now)
         return SweepStep(new, float(start))
     level = state.level
