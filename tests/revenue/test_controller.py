@@ -19,6 +19,7 @@ from lnhive.revenue.controller_cycle import ChannelControl, ChannelInputs, decid
 from lnhive.revenue.evidence import ChannelEvidence, CycleEvidence, build_evidence
 from lnhive.revenue.forwards import ForwardIngestor
 from lnhive.revenue.policy import PeerPolicy, PolicyService
+from lnhive.revenue.profit_ledger import ProfitLedger, Snapshot
 from lnhive.revenue.stages import SleepState
 from lnhive.revenue.store import FeeStrategyState, RevenueStore
 from lnhive.sim.network.channel import Channel
@@ -389,6 +390,23 @@ def test_fee_debug_shape(world: World) -> None:
     assert w.store.get_fee_strategy_state(w.scid("a")) == before  # nothing persisted
     with pytest.raises(NotFound):
         ctl.fee_debug("999x9x9")
+
+
+def test_a_channel_losing_money_at_the_margin_gets_a_lower_ceiling(world: World) -> None:
+    """§4 coupling: the stored profitability snapshot's marginal ROI caps the fee ceiling
+    (x 1/1.15 below -50 %); without a snapshot the ceiling is the configured one."""
+    w = world
+    ctl = w.controller()
+    w.cycle()
+    w.clock.advance(CYCLE)
+    assert ctl.fee_debug(w.scid("a"))["ceiling"] == 2000
+    snap = Snapshot(
+        w.scid("a"), w.peer("a"), "underwater", "none", -0.8, -0.6, -5_000_000, {},
+        w.clock.now(),
+    )  # fmt: skip
+    ProfitLedger(w.store).put_snapshots([snap])
+    assert ctl.fee_debug(w.scid("a"))["ceiling"] == 1739
+    assert ctl.fee_debug(w.scid("b"))["ceiling"] == 2000
 
 
 # -- revenue-set-fee ----------------------------------------------------------------------------

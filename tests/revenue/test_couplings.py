@@ -141,3 +141,13 @@ def test_stored_couplings_skip_stale_and_unknown(tmp_path: Path) -> None:
     assert list(got) == ["1x1x1"]
     assert got["1x1x1"] == Coupling(C.UNDERWATER, -0.5, -0.1, known=True)
     assert got["1x1x1"].dest_exclusion() == "dest_underwater"
+
+
+@pytest.mark.parametrize(
+    ("marginal", "known", "factor"),
+    [(0.5, True, 1.0), (0.0, True, 1.0), (-0.1, True, 1 / 1.05), (-0.3, True, 1 / 1.10),
+     (-0.9, True, 1 / 1.15), (-0.9, False, 1.0), (math.nan, True, 1.0)],
+)  # fmt: skip
+def test_ceiling_factor_by_marginal_roi(marginal: float, known: bool, factor: float) -> None:
+    c = Coupling(C.UNDERWATER, -0.2, marginal, known=known)
+    assert c.ceiling_factor == pytest.approx(factor)

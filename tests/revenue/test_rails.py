@@ -162,3 +162,13 @@ def test_profiles_table() -> None:
     assert (CONSERVATIVE.wake_step_cap_ratio, CONSERVATIVE.wake_step_cap_min_ppm) == (0.10, 10)
     with pytest.raises(KeyError, match="active"):
         get_profile("aggressive")
+
+
+@pytest.mark.parametrize(
+    ("factor", "ceiling"),
+    [(1.0, 2000), (1 / 1.05, 1904), (1 / 1.10, 1818), (1 / 1.15, 1739), (0.3, 1000)],
+)
+def test_profitability_coupling_lowers_the_ceiling(factor: float, ceiling: int) -> None:
+    """§4: ceiling x max(0.5, 1/m); a channel earning at the margin keeps its ceiling."""
+    r = compute_rails(_inputs(ceiling_factor=factor))
+    assert r.ceiling_ppm == ceiling and r.ceiling_factor == factor

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from lnhive.revenue.controller_cycle import (
     decide,
     describe_state,
 )
+from lnhive.revenue.couplings import UNKNOWN, Coupling, stored_couplings
 from lnhive.revenue.ema import EmaState
 from lnhive.revenue.evidence import ChannelEvidence, CycleEvidence, build_evidence
 from lnhive.revenue.flowclass import FlowClass
@@ -178,8 +179,12 @@ class FeeController:
     def _evidence(self, now: float, days: float) -> CycleEvidence:
         return build_evidence(self.node, self.store, now, forwards_since=now - days * DAY_S)
 
-    def _inputs(self, ev: ChannelEvidence, now: float) -> ChannelInputs:
+    def _inputs(
+        self, ev: ChannelEvidence, now: float, links: Mapping[str, Coupling] | None = None
+    ) -> ChannelInputs:
         cls, kratio, kvel = self._flow_inputs(ev.channel_id, now)
+        if links is None:
+            links = stored_couplings(self.store, now)
         live = flowmod.is_congested(ev.htlcs_in_flight, ev.max_accepted_htlcs)
         return ChannelInputs(
             policy=self.policies.effective(ev.peer_id, now),
@@ -190,6 +195,7 @@ class FeeController:
             manual_wake=ev.channel_id in self._manual,
             vegas_intensity=self.vegas_state.intensity,
             vegas_multiplier=vegas.multiplier(self.vegas_state.intensity),
+            ceiling_factor=links.get(ev.channel_id, UNKNOWN).ceiling_factor,
         )
 
     def _fee_window_start(self, now: float) -> float:
@@ -214,10 +220,11 @@ class FeeController:
         skips: dict[str, str] = {}
         conflicts: list[dict[str, Any]] = []
         done: list[tuple[ChannelEvidence, Decision, int, FeeChange | None]] = []
+        links = stored_couplings(self.store, now)
         for ev in evidence.channels:
             control, _ = self._control(ev.channel_id)
             try:
-                d = decide(ev, evidence, control, self._inputs(ev, now), dcfg, self.rng)
+                d = decide(ev, evidence, control, self._inputs(ev, now, links), dcfg, self.rng)
             except Exception as exc:  # one bad channel never stops the cycle
                 self.log("warn", f"{ev.channel_id}: decision failed: {exc!r}")
                 skips[ev.channel_id] = f"error: {type(exc).__name__}"

@@ -156,6 +156,8 @@ class ChannelInputs:
     manual_wake: bool = False
     vegas_intensity: float = 0.0
     vegas_multiplier: float = 1.0
+    ceiling_factor: float = 1.0
+    """The profitability coupling of the fee ceiling (§4; :mod:`.couplings`)."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,7 @@ def decide(
             policy_fee_ppm_target=policy.fee_ppm_target if multi else None,
             policy_multiplier_min=policy.fee_multiplier_min,
             policy_multiplier_max=policy.fee_multiplier_max,
+            ceiling_factor=inputs.ceiling_factor,
         )
     )  # fmt: skip
     floor, ceiling = rails.floor_ppm, rails.ceiling_ppm

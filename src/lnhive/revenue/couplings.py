@@ -1,4 +1,4 @@
-"""Profitability → rebalancer couplings (spec revenue-ops §4 "Couplings", §3.1), in integers.
+"""Profitability → rebalancer and fee-ceiling couplings (spec revenue-ops §4 "Couplings", §3.1).
 
 Each channel's last stored profitability snapshot (``channel_profitability``, refreshed every
 flow cycle) gives its class, ROI and marginal ROI. As a rebalance *destination*:
@@ -50,6 +50,13 @@ class Coupling:
     @property
     def priority(self) -> float:
         return pf.rebalance_priority(self.profit_class)
+
+    @property
+    def ceiling_factor(self) -> float:
+        """The fee ceiling's factor max(0.5, 1/m) by marginal ROI (1 without a snapshot)."""
+        if not self.known or not math.isfinite(self.marginal_roi):
+            return 1.0
+        return pf.ceiling_factor(self.marginal_roi)
 
     @property
     def multiplier_ppm(self) -> int:

@@ -214,6 +214,8 @@ class RailsInputs:
     policy_fee_ppm_target: int | None = None
     policy_multiplier_min: float | None = None
     policy_multiplier_max: float | None = None
+    ceiling_factor: float = 1.0
+    """Profitability coupling (§4): max(0.5, 1/m) by marginal ROI; 1 unless losing money."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ class Rails:
     rebalance_floor_ppm: int
     floor_reset_below_ceiling: bool
     """The floor met the ceiling and was reset to max(min fee, ceiling - 10)."""
+    ceiling_factor: float = 1.0
+    """The profitability coupling applied to the ceiling (§4)."""
 
 
 def class_floor_multiplier(flow_class: FlowClass) -> Fraction:
@@ -277,6 +281,8 @@ def compute_rails(i: RailsInputs) -> Rails:
     )
     floor = max(floor, rebalance)
     ceiling = ceiling_ppm(i.current_fee_ppm, i.now, i.last_activity_ts, max_fee_ppm=i.max_fee_ppm)
+    if i.ceiling_factor < 1.0:  # a channel losing money at the margin is capped lower (§4)
+        ceiling = floor_mul(ceiling, max(0.5, i.ceiling_factor))
     if i.policy_fee_ppm_target is not None:
         lo = 0
         hi = max(ceiling, floor)
@@ -298,4 +304,5 @@ def compute_rails(i: RailsInputs) -> Rails:
         min_fee_ppm=min_fee,
         rebalance_floor_ppm=rebalance,
         floor_reset_below_ceiling=reset,
+        ceiling_factor=i.ceiling_factor,
     )
