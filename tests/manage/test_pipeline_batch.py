@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lnhive.cli.advisor import check_reply
+from lnhive.manage import pipeline as pipeline_module
 from lnhive.manage.batcher import Batcher
 from lnhive.manage.pipeline import NOT_RECORDED, RestRequest
 from tests.manage.test_pipeline import ADVISOR, Node
@@ -206,3 +207,27 @@ def test_closing_the_batcher_answers_what_is_queued() -> None:
         b.submit(i, out.append)
     b.close()
     assert out == list(range(50))
+
+
+def test_a_transaction_lost_unnoticed_withdraws_the_replies_it_held(
+    node: Node, monkeypatch: Any
+) -> None:
+    """If SQLite ends the batch's transaction without an error reaching the pipeline,
+    every reply whose data went with it is withdrawn; the batch carries on."""
+    receipts = _committed(node, RECEIPTS_SQL)[0][0]
+    ok_reply = pipeline_module.ok_reply
+    calls = {"n": 0}
+
+    def reply_after_losing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second request's receipt is written; then it is gone
+            node.p.store.connection().execute("ROLLBACK")
+        return ok_reply(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "ok_reply", reply_after_losing)
+    replies = node.p.handle_batch(_reads(node, [1, 2, 3]))
+    assert [r.get("code") for r in replies] == ["internal_error", "internal_error", None]
+    assert replies[0]["error"] == NOT_RECORDED and replies[2]["ok"] is True
+    assert _committed(node, RECEIPTS_SQL)[0][0] == receipts + 1
+    assert _committed(node, NONCE_SQL) == [(3,)]
+    assert node.p.receipts.verify(full=True).ok

@@ -353,7 +353,9 @@ class Pipeline:
                         waiting = []
                     waiting.append(len(replies))
                     replies.append(reply)
-                    if not conn.in_transaction:  # cannot happen unless SQLite gave up
+                    if not conn.in_transaction:  # SQLite gave up unnoticed: nothing since
+                        self._not_recorded(replies, waiting, requests)  # the last commit
+                        waiting = []  # is kept, this request's data included
                         conn.execute("BEGIN IMMEDIATE")
             except BaseException:  # only an interpreter exit: _handle answers everything else
                 if conn.in_transaction:
