@@ -112,6 +112,42 @@ def test_getroutes_avoids_disabled_channels_and_rejects_unknown_layers() -> None
     assert unknown.value.message == "layers: unknown layer: invalid token '\"missing\"'"
 
 
+def test_getroutes_probability_follows_askrenes_uniform_model() -> None:
+    """No learned liquidity: each hop succeeds with 1 - amount / capacity for the amount it
+    carries, the route with the product, reported as truncated ppm (route and top level);
+    with ``auto.localchans`` the querying node's own first hop is known (certain here)."""
+    net, ids, scids = _ring()
+    a = InProcessNode(net, "a")
+    args: dict[str, Any] = {
+        "destination": ids["c"],
+        "amount_msat": 250_000_000,
+        "maxfee_msat": 10_000_000,
+        "final_cltv": 18,
+    }
+    direct = a.getroutes(source=ids["b"], layers=[], **args)
+    assert _path(direct) == [scids["bc"]]
+    assert direct["probability_ppm"] == direct["routes"][0]["probability_ppm"] == 750_000
+    a.call("askrene-create-layer", {"layer": "ex"})
+    for direction in (0, 1):
+        a.call(
+            "askrene-update-channel",
+            {"layer": "ex", "short_channel_id_dir": f"{scids['bc']}/{direction}", "enabled": False},
+        )
+    detour = a.getroutes(source=ids["b"], layers=["ex"], **args)
+    hops = detour["routes"][0]["path"]
+    assert [h["short_channel_id_dir"].split("/")[0] for h in hops] == [scids["bd"], scids["dc"]]
+    assert hops[0]["amount_out_msat"] > 250_000_000 == hops[1]["amount_out_msat"]
+    expected = (1 - hops[0]["amount_out_msat"] / 1e9) * (1 - hops[1]["amount_out_msat"] / 1e9)
+    assert detour["probability_ppm"] == int(expected * 1_000_000) < 750_000
+    # from a itself: a's side of c-a is empty, so a -> b -> c; a -> b is ours
+    unknown = a.getroutes(source=ids["a"], layers=[], **args)
+    known = a.getroutes(source=ids["a"], layers=["auto.localchans"], **args)
+    assert _path(known) == _path(unknown) == [scids["ab"], scids["bc"]]
+    assert known["probability_ppm"] == 750_000 > unknown["probability_ppm"]
+    most = a.getroutes(source=ids["b"], layers=[], **{**args, "amount_msat": 500_000_000})
+    assert most["probability_ppm"] == 500_000
+
+
 @requires_schemas
 def test_askrene_results_fit_the_schemas() -> None:
     net, _, scids = _ring()

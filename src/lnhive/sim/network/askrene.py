@@ -7,9 +7,11 @@ htlc limits, fees, CLTV delta, stored and listed as given) and disabled nodes (n
 the served commands sets them yet). ``getroutes`` honours ``enabled: false`` and
 disabled nodes; overridden fees and limits are listed but not applied to pathfinding.
 The automatic layers (``auto.localchans``, ``auto.sourcefree``, ``auto.include_fees``,
-``auto.no_mpp_support``) are accepted by ``getroutes`` and change nothing here (the
-model's pathfinding already knows local channels' real balances). Layers are kept in
-memory and ``persistent`` is reported as given.
+``auto.no_mpp_support``) are accepted by ``getroutes``; they do not change the path (the
+model's pathfinding already knows local channels' real balances), and only
+``auto.localchans`` changes the reported probability: hops out of the querying node
+count as known (:func:`lnhive.sim.network.routing.route_probability`). Layers are kept
+in memory and ``persistent`` is reported as given.
 """
 
 from __future__ import annotations

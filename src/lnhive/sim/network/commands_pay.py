@@ -38,7 +38,13 @@ from lnhive.sim.network.payments import (
     PAY_ROUTE_NOT_FOUND,
     PAY_ROUTE_TOO_EXPENSIVE,
 )
-from lnhive.sim.network.routing import Hop, find_route, getroutes_json, route_fee
+from lnhive.sim.network.routing import (
+    Hop,
+    find_route,
+    getroutes_json,
+    route_fee,
+    route_probability,
+)
 
 Json = dict[str, Any]
 Hooks = Generator[HookCall, dict[str, Any], Json]
@@ -592,4 +598,6 @@ class PaymentCommands:
             )
         if maxdelay is not None and route[0].delay > maxdelay:
             raise RpcError(PAY_ROUTE_TOO_EXPENSIVE, "Could not find route without excessive delay")
-        return getroutes_json(self.net, route, source, amount_msat, final_cltv)
+        local = self.node_id if "auto.localchans" in layers else None
+        probability = route_probability(self.net, route, source, local_node=local)
+        return getroutes_json(self.net, route, source, amount_msat, final_cltv, probability)

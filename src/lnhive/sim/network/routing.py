@@ -6,6 +6,9 @@ respecting each direction's htlc_minimum/maximum and capacity as the payer knows
 and, on the payer's own channels, their real spendable balance and peer connection.
 The result is CLN's route shape (``getroute``): per hop the node reached, the channel
 and direction taken, the amount delivered to that node and its CLTV delay.
+
+``getroutes`` reports askrene's success estimate with no learned liquidity
+(:func:`route_probability`): per hop ``1 - amount / capacity``, multiplied along the route.
 """
 
 from __future__ import annotations
@@ -157,17 +160,54 @@ def find_route(
     return route
 
 
+def hop_probability(amount_msat: int, min_msat: int, max_msat: int) -> float:
+    """askrene's linear edge model: certain up to what the channel is known to hold
+    (``min_msat``), impossible above what it can hold at most (``max_msat``), and in
+    between ``1 - (amount - min) / (max - min)`` (liquidity uniform over [min, max])."""
+    if amount_msat <= min_msat:
+        return 1.0
+    if amount_msat > max_msat:
+        return 0.0
+    return 1.0 - (amount_msat - min_msat) / (max_msat - min_msat)
+
+
+def route_probability(
+    net: Network,
+    route: list[Hop],
+    source: str,
+    *,
+    local_node: str | None = None,
+) -> float:
+    """Success probability of ``route`` as askrene estimates it with no learned liquidity:
+    the product over hops of :func:`hop_probability` for the amount the hop carries
+    (``amount_out_msat``, what reaches its far end), between 0 and the channel's capacity.
+    A hop leaving ``local_node`` (the querying node, when ``auto.localchans`` is among the
+    layers) is known exactly: certain up to its spendable balance, impossible above."""
+    prob = 1.0
+    prev = source
+    for hop in route:
+        chan = net.by_scid[hop.scid]
+        if local_node is not None and prev == local_node:
+            spendable = chan.spendable(hop.direction)
+            prob *= hop_probability(hop.amount_msat, spendable, spendable)
+        else:
+            prob *= hop_probability(hop.amount_msat, 0, chan.capacity_sat * 1000)
+        prev = hop.node_id
+    return prob
+
+
 def getroutes_json(
     net: Network,
     route: list[Hop],
     source: str,
     amount_msat: int,
     final_cltv: int,
-    probability_ppm: int = 1_000_000,
+    probability: float = 1.0,
 ) -> dict[str, Any]:
     """A one-route ``getroutes`` answer. As askrene does, each path entry charges the fee
     and CLTV delta of its channel's start node (the source's own channel included):
-    ``amount_in_msat = amount_out_msat + fee``, ``cltv_in = cltv_out + delta``."""
+    ``amount_in_msat = amount_out_msat + fee``, ``cltv_in = cltv_out + delta``. With one
+    route, the answer's ``probability_ppm`` is the route's, truncated to whole ppm."""
     now = net.clock.now()
     path = []
     prev = source
@@ -186,6 +226,7 @@ def getroutes_json(
             }
         )
         prev = hop.node_id
+    probability_ppm = int(min(1.0, max(0.0, probability)) * 1_000_000)
     return {
         "probability_ppm": probability_ppm,
         "routes": [
