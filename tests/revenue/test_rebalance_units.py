@@ -3,6 +3,8 @@ route validation (§3.3 step 4, test 20)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from lnhive.revenue import backoff
@@ -129,6 +131,38 @@ def test_probability_sources() -> None:
     assert probability(EvInputs(1, 1, 1, route_probability=0.0)) == 0.05
     assert probability(EvInputs(1, 1, 1, past_attempts=4, past_successes=4)) == 0.75
     assert probability(EvInputs(1, 1, 1, past_attempts=2, past_successes=0)) == 0.5
+    assert probability(EvInputs(1, 1, 1, route_probability=0.42, past_attempts=9)) == 0.42
+    sources = [
+        evaluate(inp, EvConfig()).probability_source
+        for inp in (
+            EvInputs(1, 1, 1, route_probability=0.42, past_attempts=9),
+            EvInputs(1, 1, 1, past_attempts=3),
+            EvInputs(1, 1, 1, past_attempts=2),
+        )
+    ]
+    assert sources == ["route", "history", "default"]
+
+
+def test_route_probability_sets_the_ev_ceiling_and_the_gate() -> None:
+    """500 000 sat into a 500 ppm destination that has earned, from a 50 ppm source:
+    EFV 125 sat, source opportunity 12.5 sat; ceiling = p x 125 - 12.5 sat."""
+    base = EvInputs(500_000_000, 500, 50)
+    likely = evaluate(replace(base, route_probability=0.9025), EvConfig())
+    assert likely.probability == 0.9025 and likely.probability_source == "route"
+    assert likely.ev_max_fee_msat == 100_312 and likely.ceiling_msat == 100_312
+    assert likely.to_json()["probability_source"] == "route"
+    unlikely = evaluate(replace(base, route_probability=0.08), EvConfig())
+    assert unlikely.ev_max_fee_msat == 0
+    assert gate(likely, 18_000, 0) is None
+    assert gate(unlikely, 18_000, 0) == "below_hold_margin"
+    assert gate(unlikely, 0, 0) is None  # a free route always passes
+    # the route's p replaces a better history (4 of 4 -> 0.75) and the 0.5 default
+    history = evaluate(replace(base, past_attempts=4, past_successes=4), EvConfig())
+    both = evaluate(
+        replace(base, route_probability=0.2, past_attempts=4, past_successes=4), EvConfig()
+    )
+    assert history.probability_source == "history" and history.ev_max_fee_msat == 81_250
+    assert both.probability == 0.2 and both.ev_max_fee_msat == 12_500
 
 
 # -- backoff: test 21 ------------------------------------------------------------------

@@ -85,6 +85,7 @@ def make_ring(
     dest_fee_ppm: int = 500,
     dry_run: bool = False,
     policies: PolicyService | None = None,
+    hop_capacity: int = 10_000_000,
 ) -> Ring:
     clock = VirtualClock(1_800_000_000.0)
     net = Network(clock, seed=5, gossip_delay=60.0)
@@ -92,8 +93,8 @@ def make_ring(
     chans = {
         "ua": net.open_channel("us", "a", CAP),
         "ub": net.open_channel("us", "b", CAP),
-        "ax": net.open_channel("a", "x", 10_000_000, push_msat=5_000_000_000),
-        "xb": net.open_channel("x", "b", 10_000_000, push_msat=5_000_000_000),
+        "ax": net.open_channel("a", "x", hop_capacity, push_msat=hop_capacity * 100),
+        "xb": net.open_channel("x", "b", hop_capacity, push_msat=hop_capacity * 100),
     }
     _set_local(chans["ua"], ids["us"], 0.90)
     _set_local(chans["ub"], ids["us"], 0.05)
@@ -279,16 +280,60 @@ def test_sink_only_source_gives_no_pair(tmp_path: Path) -> None:
     assert {"channel_id": r.scid("ua"), "reason": "rebalance_mode_sink_only"} in out["rejections"]
 
 
+def test_the_route_is_found_first_and_its_probability_gates_the_fee(tmp_path: Path) -> None:
+    """The same 18 sat route (500 000 sat over a -> x -> b) passes the EV gate when its
+    channels make it likely and is refused when they make it unlikely (at the default
+    p = 0.5 its ceiling would be 18.75 sat, enough either way)."""
+    likely = make_ring(tmp_path / "likely")
+    seen: list[str] = []
+    plain_call = likely.us.call
+
+    def recording(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        seen.append(method)
+        return plain_call(method, params)
+
+    likely.us.call = recording  # type: ignore[method-assign]
+    (went,) = likely.rb.cycle()["attempts"]
+    assert went["status"] == "success" and went["fee_msat"] == 18_000
+    # 10 M sat hops: (1 - 0.05)^2
+    assert went["ev"]["probability"] == 0.9025 and went["ev"]["probability_source"] == "route"
+    assert went["max_fee_msat"] == 43_906 and went["attempts"][0]["probability"] == 0.902498
+    assert seen.index("getroutes") < seen.index("invoice")
+    assert seen.count("getroutes") == 1  # the first attempt pays over the route found
+
+    unlikely = make_ring(tmp_path / "unlikely", hop_capacity=1_000_000)
+    (held,) = unlikely.rb.cycle()["attempts"]
+    assert held["status"] == "skipped" and held["reason"] == "below_hold_margin"
+    # 1 M sat hops: (1 - 0.5)^2; ceiling 0.25 x 62.5 - 12.5 = 3.125 sat
+    assert held["ev"]["probability"] == 0.25 and held["max_fee_msat"] == 3124
+    assert held["attempts"][0]["fee_msat"] == 18_000
+    (row,) = _history(unlikely)
+    assert row["reason_code"] == "below_hold_margin" and "(p 0.2500 route)" in row["error"]
+    assert unlikely.local_ratio("ub") == pytest.approx(0.05)
+    assert unlikely.rb.budget.active() == []
+
+
+def test_without_a_route_the_gate_falls_back_to_history_or_default(ring: Ring) -> None:
+    _set_local(ring.chans["ax"], ring.ids["a"], 0.0)  # a cannot send toward x: no route
+    (miss,) = ring.rb.cycle()["attempts"]
+    assert miss["status"] == "failed" and miss["reason"] == "no_route"
+    assert miss["ev"]["probability"] == 0.5 and miss["ev"]["probability_source"] == "default"
+
+
 # -- manual rebalance and its bad input: test 29 -------------------------------------------
-def test_manual_rebalance_moves_the_amount(ring: Ring) -> None:
-    # without force the EV ceiling (7.5 sat for 200 000 sat) stops a 9 sat route
+def test_manual_rebalance_moves_the_amount(tmp_path: Path) -> None:
+    ring = make_ring(tmp_path, x_fee_ppm=100)
+    # the route a -> x -> b over two 10 M sat channels is found first: p = 0.98 x 0.98;
+    # without force its EV ceiling (0.9604 x 25 - 5 = 19.009 sat for 200 000 sat) stops
+    # the 27 sat route
     held = manual_rebalance(ring.rb, ring.scid("ua"), ring.scid("ub"), 200_000, 100)
     assert held["status"] == "skipped" and held["reason"] == "below_hold_margin"
-    assert held["attempts"][0]["fee_msat"] == 9000 and held["max_fee_msat"] == 7500
+    assert held["ev"]["probability"] == 0.9604 and held["ev"]["probability_source"] == "route"
+    assert held["attempts"][0]["fee_msat"] == 27_000 and held["max_fee_msat"] == 19_009
     # force: only max_fee_sats caps it
     out = manual_rebalance(ring.rb, ring.scid("ua"), ring.scid("ub"), 200_000, 100, force=True)
     assert out["status"] == "success" and out["amount_sat"] == 200_000
-    assert out["max_fee_msat"] == 100_000 and out["fee_msat"] == 9000
+    assert out["max_fee_msat"] == 100_000 and out["fee_msat"] == 27_000
     assert ring.local_ratio("ub") == pytest.approx(0.09, abs=1e-3)
     assert [h["manual"] for h in _history(ring)] == [1, 1]
 

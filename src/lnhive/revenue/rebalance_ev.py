@@ -3,8 +3,10 @@
 - Pair budget = max(destination capex remaining, ceil(amount x ``pair-fee-cap-ppm`` / 1e6));
   the capex term is 0 until profitability tracking (slice 3) supplies it. The destination's
   budget multiplier (§4 couplings, :mod:`.couplings`) then scales it, rounded down to sat.
-- p = the route's probability clamped to [0.05, 0.99]; else, with >= 3 past attempts on
-  the pair, 0.5 x (0.5 + success rate) clamped to [0.05, 0.95]; else 0.5.
+- p = the route's probability (``getroutes`` ``probability_ppm`` / 1e6) clamped to
+  [0.05, 0.99]; else, with >= 3 past attempts on the pair, 0.5 x (0.5 + success rate)
+  clamped to [0.05, 0.95]; else 0.5. Which one was used is the decision's
+  ``probability_source``: ``route``, ``history`` or ``default``.
 - EFV (expected future value) = amount x 0.5 x dest fee ppm / 1e6, halved when that fee
   has not earned before; source opportunity = amount x 0.5 x source fee ppm / 1e6.
 - score(fee) = p x EFV - fee - source opportunity - failures x fee x 0.25 (the activity
@@ -58,6 +60,7 @@ class EvDecision:
     ev_max_fee_msat: int
     ceiling_msat: int
     margin_msat: int
+    probability_source: str = "default"
 
     def score_msat(self, fee_msat: int, failures: int) -> float:
         return (
@@ -70,6 +73,7 @@ class EvDecision:
     def to_json(self) -> dict[str, Any]:
         return {
             "probability": round(self.probability, 4),
+            "probability_source": self.probability_source,
             "efv_msat": self.efv_msat,
             "source_opportunity_msat": self.source_opportunity_msat,
             "pair_budget_msat": self.pair_budget_msat,
@@ -77,6 +81,15 @@ class EvDecision:
             "ceiling_msat": self.ceiling_msat,
             "hold_margin_msat": self.margin_msat,
         }
+
+
+def probability_source(inp: EvInputs) -> str:
+    """Where :func:`probability` takes p from: ``route``, ``history`` or ``default``."""
+    if inp.route_probability is not None:
+        return "route"
+    if inp.past_attempts >= 3:
+        return "history"
+    return "default"
 
 
 def probability(inp: EvInputs) -> float:
@@ -113,6 +126,7 @@ def evaluate(inp: EvInputs, cfg: EvConfig) -> EvDecision:
         ev_max_fee_msat=ev_max,
         ceiling_msat=min(budget, ev_max),
         margin_msat=margin,
+        probability_source=probability_source(inp),
     )
 
 

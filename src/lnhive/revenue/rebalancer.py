@@ -8,14 +8,17 @@ ceiling (**[ours]** execution is sequential, so ``rebalance-max-concurrent`` is 
 bound never reached), then, inside the same single flight, ``after_cycle`` (the
 defibrillator, :mod:`.defibrillator`).
 
-Executing a pair: EV ceiling (:mod:`.rebalance_ev`); history row; reserve the ceiling in
-the budget (refused → ``skipped``, no futility strike); a throwaway askrene layer
-``rebalance-exclude-<ms>-<n>`` disabling both directions of our two channels (removed
-when the pair is done); then up to 6 attempts, each halving the amount, not below
-max(1000, min(5000, amount / 2)) sat: ``invoice`` to ourselves (label
-``rebal-<ms>-<scid>-<history id>-<attempt>``), ``getroutes`` (``maxparts=1`` in place of
-the deprecated ``auto.no_mpp_support`` layer), route validation, ``sendpay`` +
-``waitsendpay``. A failed attempt deletes its invoice and payment and excludes the
+Executing a pair: a throwaway askrene layer ``rebalance-exclude-<ms>-<n>`` disabling both
+directions of our two channels (removed when the pair is done); ``getroutes`` for the
+whole amount (``maxparts=1`` in place of the deprecated ``auto.no_mpp_support`` layer);
+the EV ceiling (:mod:`.rebalance_ev`) with p = that route's ``probability_ppm`` / 1e6, or
+without a route the pair's history or the default (the decision's ``probability_source``;
+dry-run makes no layer and looks up no route); history row; reserve the ceiling in the
+budget (refused → ``skipped``, no futility strike); then up to 6 attempts, each halving
+the amount, not below max(1000, min(5000, amount / 2)) sat: ``invoice`` to ourselves
+(label ``rebal-<ms>-<scid>-<history id>-<attempt>``), the route (the first attempt's is
+the one already found; later ones ask ``getroutes`` again), route validation, the EV gate
+with that route's probability (unless forced), ``sendpay`` + ``waitsendpay``. A failed attempt deletes its invoice and payment and excludes the
 channel that failed. ``waitsendpay`` code 200 (timeout) makes the payment pending: no
 retry, invoice, payment and reservation are kept, the destination counts as in flight
 until a reconcile settles (actual fee) or releases it. Success settles the reservation
@@ -117,6 +120,32 @@ def rpc_error(exc: BaseException) -> tuple[int | None, str, Any]:
     return (code if isinstance(code, int) else None), str(message), data
 
 
+@dataclass(frozen=True)
+class RouteLookup:
+    """A ``getroutes`` answer for ``amount_sat`` as the circular ``sendpay`` route and its
+    probability, or why there is none (``kind``: ``no_route`` or ``other``)."""
+
+    amount_sat: int
+    route: list[dict[str, Any]] | None = None
+    probability: float | None = None
+    kind: str | None = None
+    error: str | None = None
+
+
+def answer_probability(answer: Mapping[str, Any]) -> float | None:
+    """A one-route ``getroutes`` answer's probability (the route's ``probability_ppm``, else
+    the top-level one) in [0, 1], or None when it reports none."""
+    routes = answer.get("routes")
+    ppm: object = None
+    if isinstance(routes, list) and routes and isinstance(routes[0], Mapping):
+        ppm = routes[0].get("probability_ppm")
+    if ppm is None:
+        ppm = answer.get("probability_ppm")
+    if isinstance(ppm, bool) or not isinstance(ppm, int | float):
+        return None
+    return min(1.0, max(0.0, ppm / 1_000_000))
+
+
 @dataclass
 class Attempt:
     """One invoice → route → payment try."""
@@ -130,6 +159,8 @@ class Attempt:
     exclude: list[str] = field(default_factory=list)
     payment_hash: str | None = None
     label: str | None = None
+    probability: float | None = None
+    """The route's ``probability_ppm`` / 1e6, when a route was found."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
@@ -255,7 +286,22 @@ class Rebalancer:
                 out.update(self.after_cycle())
             return out
 
-    def evaluate(self, cand: Candidate, view: NodeView, amount_sat: int) -> EvDecision:
+    def evaluate(
+        self,
+        cand: Candidate,
+        view: NodeView,
+        amount_sat: int,
+        route_probability: float | None = None,
+    ) -> EvDecision:
+        """The EV decision for moving ``amount_sat``; ``route_probability`` (a found route's
+        ``probability_ppm`` / 1e6) takes precedence over the pair's history."""
+        inputs = self.ev_inputs(cand, view, amount_sat)
+        return evaluate(
+            replace(inputs, route_probability=route_probability), self.config.ev_config()
+        )
+
+    def ev_inputs(self, cand: Candidate, view: NodeView, amount_sat: int) -> EvInputs:
+        """What the EV gate knows about the pair before a route is found."""
         src, dst = cand.source, cand.dest
         attempts, successes = self.journal.pair_stats(src.channel_id, dst.channel_id)
         now = self.clock.now()
@@ -266,19 +312,16 @@ class Rebalancer:
             )
             if f.kind not in backoff.NOT_STRIKES
         ]
-        return evaluate(
-            EvInputs(
-                amount_msat=amount_sat * 1000,
-                dest_fee_ppm=dst.fee_ppm,
-                source_fee_ppm=src.fee_ppm,
-                dest_fee_has_earned=dst.channel_id in view.earned,
-                past_attempts=attempts,
-                past_successes=successes,
-                pair_failures=len(strikes),
-                hive_dest=dst.peer_id in view.hive_peers,
-                budget_multiplier_ppm=cand.budget_multiplier_ppm,
-            ),
-            self.config.ev_config(),
+        return EvInputs(
+            amount_msat=amount_sat * 1000,
+            dest_fee_ppm=dst.fee_ppm,
+            source_fee_ppm=src.fee_ppm,
+            dest_fee_has_earned=dst.channel_id in view.earned,
+            past_attempts=attempts,
+            past_successes=successes,
+            pair_failures=len(strikes),
+            hive_dest=dst.peer_id in view.hive_peers,
+            budget_multiplier_ppm=cand.budget_multiplier_ppm,
         )
 
     # -- one pair --------------------------------------------------------------------------
@@ -293,10 +336,41 @@ class Rebalancer:
         purpose: str = "rebalance",
     ) -> dict[str, Any]:
         """One pair; ``max_fee_msat`` caps the fee (``force``: it alone, no EV gate);
-        ``purpose`` names the budget reservation (``diagnostic`` for the defibrillator)."""
+        ``purpose`` names the budget reservation (``diagnostic`` for the defibrillator).
+
+        The route is looked up first (inside the pair's exclusion layer) so that the EV
+        gate uses its probability; without a route (or in dry-run, which never creates
+        layers) p comes from the pair's history or the default."""
+        inputs = self.ev_inputs(cand, view, cand.amount_sat)
+        if self.dry_run:
+            return self._execute(
+                cand, view, inputs, None, None, manual, max_fee_msat, force, purpose
+            )
+        layer = self.layers.make(cand.source.channel_id, cand.dest.channel_id)
+        try:
+            first = self._lookup(cand, view, cand.amount_sat, layer)
+            return self._execute(
+                cand, view, inputs, layer, first, manual, max_fee_msat, force, purpose
+            )
+        finally:
+            self.layers.remove(layer)
+
+    def _execute(
+        self,
+        cand: Candidate,
+        view: NodeView,
+        inputs: EvInputs,
+        layer: str | None,
+        first: RouteLookup | None,
+        manual: bool,
+        max_fee_msat: int | None,
+        force: bool,
+        purpose: str,
+    ) -> dict[str, Any]:
         src, dst = cand.source, cand.dest
         now = self.clock.now()
-        ev = self.evaluate(cand, view, cand.amount_sat)
+        p_route = first.probability if first is not None else None
+        ev = evaluate(replace(inputs, route_probability=p_route), self.config.ev_config())
         ceiling = ev.ceiling_msat
         if manual or max_fee_msat is not None:
             cap = max_fee_msat if max_fee_msat is not None else ev.pair_budget_msat
@@ -312,6 +386,11 @@ class Rebalancer:
             now=now,
             manual=manual,
             expected_profit_sat=round(expected, 3),
+        )
+        self.log(
+            "debug",
+            f"rebalance {hid} {src.channel_id} -> {dst.channel_id}: p {ev.probability:.4f} "
+            f"({ev.probability_source}), ceiling {ceiling} msat",
         )
         result: dict[str, Any] = {
             "id": hid,
@@ -330,9 +409,10 @@ class Rebalancer:
             return {**result, "status": "skipped", "reason": grant.reason}
         rid = grant.reservation.id
         self.journal.update(hid, now, reservation_id=rid)
-        layer = self.layers.make(src.channel_id, dst.channel_id)
         try:
-            attempts = self._attempts(cand, view, hid, ceiling, layer, None if force else ev)
+            attempts = self._attempts(
+                cand, view, hid, ceiling, layer, None if force else inputs, first
+            )
         except Exception as exc:  # e.g. the node stopped answering before anything was sent
             self.log("warn", f"rebalance {hid} aborted: {type(exc).__name__}: {exc}")
             self.budget.release(rid, self.clock.now(), "error")
@@ -344,13 +424,38 @@ class Rebalancer:
                 error=f"{type(exc).__name__}: {exc}",
             )
             return {**result, "status": "failed", "reason": "error", "error": str(exc)}
-        finally:
-            self.layers.remove(layer)
         return {
             **result,
             **self._finish(cand, hid, rid, attempts),
             "attempts": [a.to_json() for a in attempts],
         }
+
+    def _lookup(
+        self, cand: Candidate, view: NodeView, amount_sat: int, layer: str | None
+    ) -> RouteLookup:
+        """``getroutes`` from the source's peer to the destination's peer for ``amount_sat``
+        (plus the destination peer's fee toward us), turned into the circular route."""
+        src, dst = view.end(cand.source.channel_id), view.end(cand.dest.channel_id)
+        amount_msat = amount_sat * 1000
+        want, final_cltv = last_hop_request(dst, amount_msat, FINAL_CLTV)
+        layers = [*self.config.layers(), *([layer] if layer else [])]
+        try:
+            answer = self.node.getroutes(
+                source=src.peer_id,
+                destination=dst.peer_id,
+                amount_msat=want,
+                layers=layers,
+                maxfee_msat=want,
+                final_cltv=final_cltv,
+                maxparts=1,
+            )
+            route = build_route(answer, src, dst, view.our_id, amount_msat, FINAL_CLTV)
+        except RouteError as exc:
+            return RouteLookup(amount_sat, kind="other", error=str(exc))
+        except Exception as exc:
+            code, message, _ = rpc_error(exc)
+            return RouteLookup(amount_sat, kind="no_route", error=f"getroutes: {code} {message}")
+        return RouteLookup(amount_sat, route=route, probability=answer_probability(answer))
 
     def _attempts(
         self,
@@ -359,7 +464,8 @@ class Rebalancer:
         hid: int,
         ceiling_msat: int,
         layer: str | None,
-        ev: EvDecision | None,
+        inputs: EvInputs | None,
+        first: RouteLookup | None = None,
     ) -> list[Attempt]:
         attempts: list[Attempt] = []
         amount = cand.amount_sat
@@ -368,7 +474,10 @@ class Rebalancer:
             if step and amount < floor:
                 break
             scaled = ceiling_msat * amount // cand.amount_sat
-            a = self._attempt(cand, view, hid, step, amount, scaled, layer, ev)
+            known = (
+                first if step == 0 and first is not None and first.amount_sat == amount else None
+            )
+            a = self._attempt(cand, view, hid, step, amount, scaled, layer, inputs, known)
             attempts.append(a)
             if a.status in ("success", "pending", "too_expensive"):
                 break
@@ -386,8 +495,11 @@ class Rebalancer:
         amount_sat: int,
         ceiling_msat: int,
         layer: str | None,
-        ev: EvDecision | None,
+        inputs: EvInputs | None,
+        known: RouteLookup | None = None,
     ) -> Attempt:
+        """One try; ``known`` is a route already looked up for this amount, ``inputs`` the
+        EV gate's (None: forced, no gate), evaluated with the route's probability."""
         src, dst = view.end(cand.source.channel_id), view.end(cand.dest.channel_id)
         amount_msat = amount_sat * 1000
         ms = int(self.clock.now() * 1000)
@@ -401,24 +513,11 @@ class Rebalancer:
         )
         payment_hash = str(inv["payment_hash"])
         attempt = Attempt(amount_sat, "failed", payment_hash=payment_hash, label=label)
-        want, final_cltv = last_hop_request(dst, amount_msat, FINAL_CLTV)
-        layers = [*self.config.layers(), *([layer] if layer else [])]
-        try:
-            answer = self.node.getroutes(
-                source=src.peer_id,
-                destination=dst.peer_id,
-                amount_msat=want,
-                layers=layers,
-                maxfee_msat=want,
-                final_cltv=final_cltv,
-                maxparts=1,
-            )
-            route = build_route(answer, src, dst, view.our_id, amount_msat, FINAL_CLTV)
-        except RouteError as exc:
-            return self._give_up(attempt, "other", str(exc))
-        except Exception as exc:
-            code, message, _ = rpc_error(exc)
-            return self._give_up(attempt, "no_route", f"getroutes: {code} {message}")
+        found = known if known is not None else self._lookup(cand, view, amount_sat, layer)
+        if found.route is None:
+            return self._give_up(attempt, found.kind, found.error or "no route")
+        route = found.route
+        attempt.probability = found.probability
         fee = route_fee_msat(route, amount_msat)
         attempt.fee_msat = fee
         why = validate_route(
@@ -432,10 +531,19 @@ class Rebalancer:
         banned = sorted(self.banned().intersection(h["id"] for h in route))
         if why is None and banned:
             why = "route_through_banned_peer"
-        if why is None and ev is not None:
-            why = gate(ev, fee * cand.amount_sat // max(1, amount_sat), 0)
+        note = ""
+        if inputs is not None:
+            ev = evaluate(
+                replace(inputs, route_probability=found.probability), self.config.ev_config()
+            )
+            note = f" (p {ev.probability:.4f} {ev.probability_source})"
+            self.log("debug", f"rebalance {hid} step {step}: fee {fee} msat{note}")
+            if why is None:
+                why = gate(ev, fee * cand.amount_sat // max(1, amount_sat), 0)
         if why == "below_hold_margin":
-            self._give_up(attempt, "too_expensive", f"route fee {fee} msat over {ceiling_msat}")
+            self._give_up(
+                attempt, "too_expensive", f"route fee {fee} msat over {ceiling_msat}{note}"
+            )
             attempt.status = "too_expensive"
             return attempt
         if why is not None:
