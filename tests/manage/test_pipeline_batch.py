@@ -231,3 +231,36 @@ def test_a_transaction_lost_unnoticed_withdraws_the_replies_it_held(
     assert _committed(node, RECEIPTS_SQL)[0][0] == receipts + 1
     assert _committed(node, NONCE_SQL) == [(3,)]
     assert node.p.receipts.verify(full=True).ok
+
+
+def test_a_batch_reads_the_node_once_until_an_action_changes_it(
+    node: Node, monkeypatch: Any
+) -> None:
+    """Reads in a batch share one snapshot; a fee change makes the next request read the
+    node again, and its report shows the new fee."""
+    scid = node.line.chans["bc"].scid
+    asked: list[str] = []
+    call = node.api.call
+
+    def spy(method: str, params: Any = None) -> Any:
+        asked.append(method)
+        return call(method, params)
+
+    monkeypatch.setattr(node.api, "call", spy)
+    write = RestRequest(
+        _envelope(node, "hive:fee-policy/v1", "set_single", {"channel_id": scid, "fee_ppm": 9}, 3),
+        SENDER,
+    )
+    replies = node.p.handle_batch([*_reads(node, [1, 2]), write, *_reads(node, [4, 5])])
+    assert [r["ok"] for r in replies] == [True] * 5
+    # one reading before the write, one for its state hash after (shared by the rest)
+    assert asked.count("listfunds") == 2
+    fees = [
+        {c["short_channel_id"]: c["fee_ppm"] for c in r["result"]["channels"]}[scid]
+        for r in (replies[0], replies[1], replies[3], replies[4])
+    ]
+    assert fees[0] == fees[1] != 9 and fees[2] == fees[3] == 9
+    # a lone request reads the node itself
+    asked.clear()
+    node.p.handle_batch(_reads(node, [6]))
+    assert asked.count("listfunds") == 1

@@ -202,6 +202,10 @@ class Pipeline:
         """Commits made inside requests (see :meth:`_committed`); a batch watches it."""
         self._lost = 0
         """Transactions SQLite abandoned inside requests (see :meth:`_resume_request`)."""
+        self._batch_snapshot: NodeSnapshot | None = None
+        """Inside :meth:`handle_batch`: the node's state as read by the batch's first request
+        (or the first after a state-changing action), shared by the requests that follow."""
+        self._in_batch = False
 
     def close(self) -> None:
         self.store.close()
@@ -341,7 +345,8 @@ class Pipeline:
             replies: list[dict[str, Any]] = []
             waiting: list[int] = []  # replies whose data is not committed yet
             conn.execute("BEGIN IMMEDIATE")
-            self._in_request = True
+            self._in_request = self._in_batch = True
+            self._batch_snapshot = None
             try:
                 for req in requests:
                     commits, lost = self._commits, self._lost
@@ -362,7 +367,8 @@ class Pipeline:
                     conn.execute("ROLLBACK")
                 raise
             finally:
-                self._in_request = False
+                self._in_request = self._in_batch = False
+                self._batch_snapshot = None
             try:
                 conn.execute("COMMIT")
             except Exception:
@@ -516,9 +522,17 @@ class Pipeline:
             conn.execute("BEGIN IMMEDIATE")
 
     def snapshot(self) -> NodeSnapshot:
-        return snapshot_from_node(
+        """The node's channels, peers and funds now. Within a batch, the requests share one
+        reading until an action changes the node (each request still checks against a
+        reading taken before it, as a lone request does; three node calls fewer each)."""
+        if self._batch_snapshot is not None:
+            return self._batch_snapshot
+        snap = snapshot_from_node(
             self.node, hive_peers=self.executor.hive_peers(), node_id=self.node_id
         )
+        if self._in_batch:
+            self._batch_snapshot = snap
+        return snap
 
     def _authenticated(self, env: Envelope, transport: str) -> dict[str, Any]:
         self.sweep_expired()
@@ -665,6 +679,8 @@ class Pipeline:
         error: LnhiveError | None = None
         out: Any = None
         calls: list[dict[str, Any]] = []
+        if writes:
+            self._batch_snapshot = None  # the node is about to change: read it afresh
         with self._committed() if writes else contextlib.nullcontext():
             try:
                 ex = self.executor.execute(
@@ -678,6 +694,8 @@ class Pipeline:
             except Exception as exc:
                 log.exception("executor failed")
                 error = Internal(f"{type(exc).__name__}: {exc}")
+        if writes:
+            self._batch_snapshot = None
         after = None
         if before is not None and writes and calls:
             try:
