@@ -391,3 +391,18 @@ def test_no_identity_means_no_issue(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="not provisioned"):
         service.reputation.issue("02" + "cd" * 32, "hive:node", "renew", NODE_METRICS)
     assert service.reputation.reputation("02" + "cd" * 32)["confidence"] == "none"
+
+
+def test_forwards_in_the_issuing_second_count(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The period ends at the issuing second, and it counts (as receipts at that second
+    do): a forward resolved at end + 0.6 is in the period; the window before the period is
+    as long and does not overlap it."""
+    start, end = 1_000, 1_999
+    fwd = [
+        {"status": "settled", "resolved_time": end + 0.6, "fee_msat": 7_000},
+        {"status": "settled", "resolved_time": start - 0.5, "fee_msat": 3_000},
+        {"status": "settled", "resolved_time": start - 1_000.5, "fee_msat": 99},  # too early
+        {"status": "settled", "resolved_time": end + 1.0, "fee_msat": 5},  # after the period
+    ]
+    monkeypatch.setattr(rig.archon.node, "listforwards", lambda **kw: {"forwards": fwd})
+    assert rig.archon.reputation._fees(start, end) == (3_000, 7_000)

@@ -299,8 +299,13 @@ class ReputationService:
             forwards = self.a.node.listforwards(status="settled").get("forwards", [])
         except Exception:
             forwards = []
-        span = end - start
-        return fees_between(forwards, start - span, start), fees_between(forwards, start, end)
+        # The period's last second counts, as it does for receipts (created_at <= end):
+        # end is the issuing second, and forwards resolved in it have fractional times.
+        span = end + 1 - start
+        return (
+            fees_between(forwards, start - span, start),
+            fees_between(forwards, start, end + 1),
+        )
 
     # -- storage ----------------------------------------------------------------------
 
