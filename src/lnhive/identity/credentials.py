@@ -115,13 +115,19 @@ def subject_uri(subject: object) -> str:
     )
 
 
-def parse_object(value: object, name: str) -> dict[str, Any]:
-    """A JSON object given as an object or as JSON text."""
+def parse_json(value: object, name: str) -> object:
+    """A JSON parameter given as the value itself or as JSON text."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            return json.loads(value)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{name} is not valid JSON: {exc.msg}") from None
+    return value
+
+
+def parse_object(value: object, name: str) -> dict[str, Any]:
+    """A JSON object given as an object or as JSON text."""
+    value = parse_json(value, name)
     if not isinstance(value, dict):
         raise InvalidInput(f"{name} must be a JSON object")
     return value

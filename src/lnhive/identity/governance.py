@@ -42,6 +42,7 @@ from lnhive.core.errors import (
 )
 from lnhive.core.store import Store
 from lnhive.identity import outbox
+from lnhive.identity.credentials import parse_json
 from lnhive.identity.fleetlink import FleetLink, LocalOnly
 from lnhive.identity.polls import (
     Poll,
@@ -73,16 +74,6 @@ DAY = 86_400
 MAX_RETENTION_DAYS = 36_500
 ACTIVE = "active"
 COMPLETED = "completed"
-
-
-def _json_arg(value: object, name: str) -> object:
-    """A JSON parameter given as JSON text or as the value itself."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise InvalidInput(f"{name} is not valid JSON") from None
-    return value
 
 
 class Governance:
@@ -220,8 +211,8 @@ class Governance:
     ) -> dict[str, Any]:
         """Make, store and send a poll whose voters are the fleet's members now."""
         self._require_governance()
-        options = _json_arg(options_json, "options_json")
-        metadata = _json_arg(metadata_json if metadata_json is not None else "{}", "metadata_json")
+        options = parse_json(options_json, "options_json")
+        metadata = parse_json(metadata_json if metadata_json is not None else "{}", "metadata_json")
         now = self._now()
         with self.lock:
             if self._count("archon_polls") >= MAX_POLLS:

@@ -23,6 +23,7 @@ from lnhive.identity.credentials import (
     MAX_CREDENTIAL_BYTES,
     CredentialFailure,
     check_status,
+    parse_json,
     parse_object,
     verify_credential,
     verify_status_list,
@@ -121,11 +122,7 @@ class Importer:
     def _bindings(self, value: object, issuer: str) -> list[dict[str, Any]]:
         if value is None or value == "":
             return []
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"bindings_json is not valid JSON: {exc.msg}") from None
+        value = parse_json(value, "bindings_json")
         if not isinstance(value, list) or len(value) > MAX_BINDINGS:
             raise InvalidInput(f"bindings_json must be a list of at most {MAX_BINDINGS} bindings")
         out = []
